@@ -1,0 +1,80 @@
+"""Validation helpers: every message names the parameter, the rule and the value received."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+Scale = tuple[int, int]
+
+
+def check_float(name: str, x: torch.Tensor) -> None:
+    """Raise ``TypeError`` unless ``x`` is a floating-point tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype, got dtype={x.dtype}")
+
+
+def check_rank(name: str, x: torch.Tensor, ranks: Sequence[int], layout: str) -> None:
+    """Raise ``ValueError`` unless ``x.dim()`` is one of ``ranks``."""
+    if x.dim() not in ranks:
+        allowed = " or ".join(str(r) for r in ranks)
+        raise ValueError(f"{name} must be a {allowed}-D tensor {layout}, "
+                         f"got shape {tuple(x.shape)} ({x.dim()}-D)")
+
+
+def check_scale(name: str, scale: object) -> Scale:
+    """Return ``scale`` as ``(h, w)`` of positive ints or raise ``ValueError``."""
+    try:
+        h, w = scale  # type: ignore[misc]
+        ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (h, w))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a pair (h, w) of positive integers, got {scale!r}")
+    return int(h), int(w)  # type: ignore[has-type]
+
+
+def check_scales(name: str, scales: object) -> tuple[Scale, ...]:
+    """Return a non-empty tuple of checked scales."""
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of (h, w) pairs, got {scales!r}")
+    out = tuple(check_scale(f"{name}[{i}]", s) for i, s in enumerate(scales))  # type: ignore
+    if not out:
+        raise ValueError(f"{name} must hold at least one (h, w) pair, got {scales!r}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a scale, got {scales!r}")
+    return out
+
+
+def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def check_positive_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_in_range(name: str, x: torch.Tensor, low: float, high: float) -> None:
+    """Raise ``ValueError`` if any element of ``x`` lies outside ``[low, high]``."""
+    if x.numel() == 0:
+        return
+    lo, hi = float(x.detach().min()), float(x.detach().max())
+    if lo < low or hi > high:
+        bad = lo if lo < low else hi
+        raise ValueError(f"{name} must lie in [{low}, {high}], got a value of {bad:.6g}")
+
+
+def as_5d(name: str, x: torch.Tensor, channels: int | None = None) -> tuple[torch.Tensor, bool]:
+    """Check a feature map and view it as ``(B, C, T, H, W)``; also say whether it was 4-D."""
+    check_float(name, x)
+    check_rank(name, x, (4, 5), "(B, C, H, W) or (B, C, T, H, W)")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{name} must have {channels} channels (dim 1) as the unit was built "
+                         f"with in_channels={channels}, got shape {tuple(x.shape)}")
+    was_4d = x.dim() == 4
+    return (x.unsqueeze(2) if was_4d else x), was_4d

@@ -1,0 +1,106 @@
+r"""Eq. 3–4 — *refine*: move each aggregated region a fraction of a cell toward its neighbours.
+
+.. math::  \delta_x, \delta_y, m = \eta(R(x, y); W_\eta)
+
+.. math::  R(x+\delta_x, y+\delta_y) = m \sum_{q \in \mathcal{C}(x, y)} g(q_x, x+\delta_x)\,
+           g(q_y, y+\delta_y)\, R(q), \qquad g(a, b) = \max(0, 1 - |a - b|)
+
+:math:`\mathcal{C}(x, y)` is the 3x3 neighbourhood of region ``(x, y)`` on its scale's grid; cells
+outside the grid are zero. ``x`` runs along the width (last axis), ``y`` along the height, so
+``dx > 0`` samples from the right. With :math:`|\delta| < 1` the sum is exactly bilinear
+interpolation with zero padding, i.e. a modulated deformable 1x1 convolution whose weight is the
+identity (offsets ``(dy, dx)``, mask ``m``) — ``torchvision.ops.deform_conv2d`` checks it in the
+tests. :math:`\eta` gives :math:`\delta = \tanh(\cdot) \in (-1, 1)` and
+:math:`m = \mathrm{sigmoid}(\cdot) \in (0, 1)`; its weights start at zero, so a fresh refine
+samples in place with ``m = 0.5``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_choice, check_float, check_in_range, check_rank
+
+_NEIGHBOURS = (-1, 0, 1)
+
+
+def _tent(d: torch.Tensor, a: int) -> torch.Tensor:
+    r"""Bilinear weight :math:`g(x + a, x + d) = \max(0, 1 - |a - d|)`."""
+    return torch.clamp(1.0 - (d - a).abs(), min=0.0)
+
+
+def shift_unchecked(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    """Eq. 4 without ``m`` and without input checks (the unit's fast path)."""
+    Hg, Wg = grid.shape[-2:]
+    padded = F.pad(grid, (1, 1, 1, 1))                              # (B, M, Hg+2, Wg+2), zeros out
+    out = None
+    for b in _NEIGHBOURS:                                           # q_y = y + b
+        wy = _tent(dy, b)                                           # (B, 1, Hg, Wg)
+        for a in _NEIGHBOURS:                                       # q_x = x + a
+            weight = _tent(dx, a) * wy                              # B(q, delta): (B, 1, Hg, Wg)
+            term = weight * padded[..., 1 + b:1 + b + Hg, 1 + a:1 + a + Wg]  # (B, M, Hg, Wg)
+            out = term if out is None else out + term
+    return out
+
+
+def bilinear_shift(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor,
+                   m: torch.Tensor | float = 1.0) -> torch.Tensor:
+    r"""The bare Eq. 4: move every cell of ``grid`` by ``(dx, dy)`` and scale it by ``m``.
+
+    Args:
+        grid: ``(B, M, Hg, Wg)``, one aggregated vector per region of one scale.
+        dx, dy: ``(B, 1, Hg, Wg)`` offsets in cells, each in ``[-1, 1]`` (the 3x3 neighbourhood).
+        m: ``(B, 1, Hg, Wg)`` amplitudes in ``[0, 1]``, or a number.
+
+    Returns:
+        ``(B, M, Hg, Wg)``: ``out[.., y, x] = m * sum_q g(q_x, x+dx) g(q_y, y+dy) grid[.., q_y, q_x]``.
+    """
+    check_float("grid", grid)
+    check_rank("grid", grid, (4,), "(B, M, Hg, Wg)")
+    B, _, Hg, Wg = grid.shape
+    if not isinstance(m, torch.Tensor):
+        m = torch.full((B, 1, Hg, Wg), float(m), dtype=grid.dtype, device=grid.device)
+    for name, t in (("dx", dx), ("dy", dy), ("m", m)):
+        check_float(name, t)
+        if tuple(t.shape) != (B, 1, Hg, Wg):
+            raise ValueError(f"{name} must have shape (B, 1, Hg, Wg)={(B, 1, Hg, Wg)} to match "
+                             f"grid {tuple(grid.shape)}, got {tuple(t.shape)}")
+    check_in_range("dx", dx, -1.0, 1.0)
+    check_in_range("dy", dy, -1.0, 1.0)
+    check_in_range("m", m, 0.0, 1.0)
+    return m * shift_unchecked(grid, dx, dy)
+
+
+class Refine(nn.Module):
+    r"""The learned refine of Eq. 3–4 on one scale's grid of aggregated regions.
+
+    Args:
+        channels: ``M``, the length of each aggregated vector.
+        context: ``1`` — :math:`\eta` reads :math:`R(x, y)` alone (a 1x1 conv, Eq. 3 as written,
+            default); ``3`` — it reads the 3x3 neighbourhood.
+        mode: ``"replace"`` — the result replaces ``G`` (Eq. 4 as written, default);
+            ``"add"`` — it is added to ``G``.
+    """
+
+    def __init__(self, channels: int, context: int = 1, mode: str = "replace") -> None:
+        super().__init__()
+        check_choice("context", context, (1, 3))
+        check_choice("mode", mode, ("replace", "add"))
+        self.mode = mode
+        # eta: M -> (delta_x, delta_y, m), zero-initialised: delta = 0, m = sigmoid(0) = 0.5
+        self.eta = nn.Conv2d(channels, 3, kernel_size=context, padding=context // 2)
+        nn.init.zeros_(self.eta.weight)
+        nn.init.zeros_(self.eta.bias)
+
+    def offsets(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Eq. 3: ``(dx, dy, m)``, each ``(B, 1, Hg, Wg)``, from a ``(B, M, Hg, Wg)`` grid."""
+        out = self.eta(grid)                                        # (B, 3, Hg, Wg)
+        dx, dy = torch.tanh(out[:, 0:1]), torch.tanh(out[:, 1:2])   # (B, 1, Hg, Wg) in (-1, 1)
+        m = torch.sigmoid(out[:, 2:3])                              # (B, 1, Hg, Wg) in (0, 1)
+        return dx, dy, m
+
+    def forward(self, grid: torch.Tensor) -> torch.Tensor:
+        dx, dy, m = self.offsets(grid)
+        moved = m * shift_unchecked(grid, dx, dy)                   # Eq. 4: (B, M, Hg, Wg)
+        return moved if self.mode == "replace" else grid + moved

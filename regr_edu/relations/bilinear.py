@@ -1,0 +1,42 @@
+r"""Eq. 5–6 — bilinear pooling between regions, as in the non-local block.
+
+.. math::  \mathbf{R} = \mathrm{Conv}(V) \odot \mathrm{Conv}(V)^\top \in \mathbb{R}^{N \times N}
+
+The two "convolutions" act on each region's vector alone (1-D convs of kernel 1), i.e. linear
+maps :math:`\theta, \phi: M \to M'` with ``M' = M // 4`` by default. Open choice (SPEC.md): each
+row of ``R`` goes through a softmax (embedded-Gaussian non-local, default, ``normalize="softmax"``)
+or ``R`` is divided by ``N`` (dot product, ``normalize="dot"``). Then Eq. 11: :math:`Z = R V`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._checks import check_choice, check_positive_int
+
+
+class BilinearRelation(nn.Module):
+    def __init__(self, channels: int, inner_channels: int | None = None,
+                 normalize: str = "softmax") -> None:
+        super().__init__()
+        check_positive_int("channels", channels)
+        inner = max(1, channels // 4) if inner_channels is None else inner_channels
+        check_positive_int("inner_channels", inner)
+        check_choice("normalize", normalize, ("softmax", "dot"))
+        self.normalize = normalize
+        self.theta = nn.Linear(channels, inner)    # 1-D conv of kernel 1: M -> M'
+        self.phi = nn.Linear(channels, inner)      # 1-D conv of kernel 1: M -> M'
+
+    def matrix(self, V: torch.Tensor, grids=None) -> torch.Tensor:
+        """``R`` (``B x N x N``); row ``i`` weighs every region's influence on region ``i``."""
+        N = V.shape[1]
+        theta = self.theta(V)                                   # (B, N, M')
+        phi = self.phi(V)                                       # (B, N, M')
+        logits = torch.matmul(theta, phi.transpose(1, 2))       # (B, N, M') x (B, M', N) -> (B, N, N)
+        if self.normalize == "softmax":
+            return torch.softmax(logits, dim=-1)
+        return logits / N
+
+    def forward(self, V: torch.Tensor, grids=None) -> torch.Tensor:
+        # Eq. 11: (B, N, N) x (B, N, M) --> (B, N, M)
+        return torch.matmul(self.matrix(V, grids), V)
