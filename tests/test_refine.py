@@ -1,0 +1,103 @@
+"""Eq. 3-4: the bare shift against the literal loop and torchvision's deformable convolution."""
+import pytest
+import torch
+from torchvision.ops import deform_conv2d
+
+import regr_edu as rg
+from regr_edu.refine import Refine
+
+
+def _offsets(B, Hg, Wg, dtype=torch.float64, device="cpu", away_from_integers=False):
+    dx = torch.rand(B, 1, Hg, Wg, dtype=dtype, device=device) * 2 - 1
+    dy = torch.rand(B, 1, Hg, Wg, dtype=dtype, device=device) * 2 - 1
+    if away_from_integers:                       # the interpolation has kinks at whole numbers
+        dx = torch.sign(dx) * (0.1 + 0.8 * dx.abs())
+        dy = torch.sign(dy) * (0.1 + 0.8 * dy.abs())
+    m = torch.rand(B, 1, Hg, Wg, dtype=dtype, device=device)
+    return dx, dy, m
+
+
+@pytest.mark.parametrize("B,M,Hg,Wg", [(2, 3, 4, 5), (1, 6, 1, 3), (1, 2, 7, 7)])
+def test_shift_matches_reference(B, M, Hg, Wg, device):
+    grid = torch.randn(B, M, Hg, Wg, dtype=torch.float64, device=device)
+    dx, dy, m = _offsets(B, Hg, Wg, device=device)
+    torch.testing.assert_close(rg.bilinear_shift(grid, dx, dy, m),
+                               rg.reference.bilinear_shift(grid, dx, dy, m))
+
+
+@pytest.mark.parametrize("B,M,Hg,Wg", [(2, 3, 4, 5), (1, 4, 7, 7), (3, 2, 2, 1)])
+def test_shift_equals_modulated_deformable_1x1_conv(B, M, Hg, Wg, device):
+    grid = torch.randn(B, M, Hg, Wg, dtype=torch.float64, device=device)
+    dx, dy, m = _offsets(B, Hg, Wg, device=device)
+    identity = torch.eye(M, dtype=torch.float64, device=device).reshape(M, M, 1, 1)
+    expected = deform_conv2d(grid, torch.cat([dy, dx], dim=1), identity, mask=m)
+    torch.testing.assert_close(rg.bilinear_shift(grid, dx, dy, m), expected)
+
+
+def test_whole_cell_shifts_move_the_grid():
+    grid = torch.arange(12.0).reshape(1, 1, 3, 4)
+    ones = torch.ones(1, 1, 3, 4)
+    right = rg.bilinear_shift(grid, ones, 0 * ones, ones)          # dx = +1: read from the right
+    torch.testing.assert_close(right[..., :3], grid[..., 1:])
+    assert right[..., 3].abs().sum() == 0                           # outside the grid is zero
+    down = rg.bilinear_shift(grid, 0 * ones, ones, ones)            # dy = +1: read from below
+    torch.testing.assert_close(down[..., :2, :], grid[..., 1:, :])
+    torch.testing.assert_close(rg.bilinear_shift(grid, 0 * ones, 0 * ones, 0.5), 0.5 * grid)
+    half = rg.bilinear_shift(grid, 0.5 * ones, 0 * ones, 1.0)
+    torch.testing.assert_close(half[..., 0, 0], (grid[..., 0, 0] + grid[..., 0, 1]) / 2)
+
+
+def test_shift_gradcheck():
+    grid = torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
+    dx, dy, m = (t.requires_grad_() for t in _offsets(1, 3, 4, away_from_integers=True))
+    assert torch.autograd.gradcheck(rg.bilinear_shift, (grid, dx, dy, m))
+
+
+@pytest.mark.parametrize("context", [1, 3])
+@pytest.mark.parametrize("mode", ["replace", "add"])
+def test_refine_matches_reference(context, mode, device):
+    M = 5
+    layer = Refine(M, context, mode).double().to(device)
+    with torch.no_grad():
+        layer.eta.weight.normal_(0, 0.5)
+        layer.eta.bias.normal_(0, 0.5)
+    grid = torch.randn(2, M, 4, 3, dtype=torch.float64, device=device)
+    expected = rg.reference.refine(grid, layer.eta.weight, layer.eta.bias, mode)
+    torch.testing.assert_close(layer(grid), expected)
+
+
+def test_fresh_refine_samples_in_place_at_half_amplitude():
+    layer = Refine(4)
+    grid = torch.randn(2, 4, 5, 5)
+    dx, dy, m = layer.offsets(grid)
+    assert dx.abs().max() == 0 and dy.abs().max() == 0
+    torch.testing.assert_close(m, torch.full_like(m, 0.5))
+    torch.testing.assert_close(layer(grid), 0.5 * grid)
+
+
+def test_refine_gradcheck_with_offsets_away_from_zero():
+    layer = Refine(3, context=3).double()
+    with torch.no_grad():
+        layer.eta.weight.normal_(0, 0.05)
+        layer.eta.bias.copy_(torch.tensor([0.6, -0.4, 0.2]))   # offsets sit near +-0.5, not 0
+    grid = torch.randn(1, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (grid,))
+
+
+def test_shift_bad_input():
+    grid = torch.randn(1, 2, 3, 4)
+    z = torch.zeros(1, 1, 3, 4)
+    with pytest.raises(ValueError, match=r"dx must lie in \[-1.0, 1.0\], got a value of 1.5"):
+        rg.bilinear_shift(grid, z + 1.5, z, z)
+    with pytest.raises(ValueError, match=r"m must lie in \[0.0, 1.0\], got a value of -0.2"):
+        rg.bilinear_shift(grid, z, z, z - 0.2)
+    with pytest.raises(ValueError, match=r"dy must have shape \(B, 1, Hg, Wg\)=\(1, 1, 3, 4\)"):
+        rg.bilinear_shift(grid, z, torch.zeros(1, 1, 4, 3), z)
+    with pytest.raises(ValueError, match=r"grid must be a 4-D tensor"):
+        rg.bilinear_shift(torch.randn(2, 3, 4), z, z, z)
+    with pytest.raises(TypeError, match=r"dx must have a floating-point dtype"):
+        rg.bilinear_shift(grid, z.long(), z, z)
+    with pytest.raises(ValueError, match=r"context must be one of \[1, 3\], got 2"):
+        Refine(4, context=2)
+    with pytest.raises(ValueError, match=r"mode must be one of \['replace', 'add'\], got 'sum'"):
+        Refine(4, mode="sum")
