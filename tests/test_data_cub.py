@@ -177,7 +177,7 @@ def test_cub_448_recipe_trains_resnet50_two_iterations(tmp_path):
     torch.manual_seed(0)
     train = CUB200(base, train=True, transform=cub_train_transform())
     loader = torch.utils.data.DataLoader(train, batch_size=2, shuffle=True)
-    model = models.resnet50(num_classes=4, unit="regr")
+    model = models.resnet50(num_classes=4, unit="regr", input_size=(448, 448))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     model.train()
     for step, (x, y) in zip(range(2), loader):
