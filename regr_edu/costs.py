@@ -1,0 +1,409 @@
+r"""What a unit costs: parameters, FLOPs, forward+backward time and memory, measured in one run.
+
+Used by ``benchmarks/costs.py`` (which writes the record under ``benchmarks/results/``) and by the
+book's chapter "Regions or pixels: peers and costs" (which runs a small version live).
+
+What is measured, and how:
+
+- **parameters**: ``sum(p.numel())``.
+- **FLOPs**: :class:`torch.utils.flop_counter.FlopCounterMode` over one forward pass; it counts a
+  multiply-add as 2 and counts only matrix products and convolutions (``mm``, ``bmm``, ``addmm``,
+  ``baddbmm``, ``convolution``, attention kernels). It does **not** count softmax, normalisation,
+  pooling, activations, elementwise products and sums, or indexing: ReGr's refine (a tent-function
+  interpolation), CGNL's per-group scaling and every BatchNorm are absent from the count.
+- **time**: forward plus backward (with respect to the input and every parameter) in training
+  mode, median of ``repeats`` runs after one warm-up; the candidates are run in turn inside each
+  repeat ("interleaved"), so a slow moment of a shared machine hits all of them alike.
+- **memory**: ``saved`` is what autograd keeps for the backward pass (distinct storages, the
+  input and the parameters excluded) — the memory a unit adds to training, exact and
+  deterministic; ``peak`` is the CPU allocator's high-water mark above the starting point during
+  forward+backward, read from :mod:`torch.profiler` memory events.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .models._units import stage_unit_options
+from .units import create_unit
+
+# label -> (registry name, options): the units compared (SPEC.md's defaults)
+UNITS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ReGr": ("regr", {}),
+    "NL": ("nl", {}),
+    "CGNL": ("cgnl", {}),
+    "GloRe": ("glore", {}),
+}
+# reported beside: options of the units above
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ReGr-GCN": ("regr", {"relation": "gcn"}),
+    "ReGr-Att": ("regr", {"relation": "attention"}),
+    "ReGr w/o refine": ("regr", {"refine": False}),
+    "NL sub-sampled": ("nl", {"sub_sample": True}),
+}
+BARS = {  # the issue's bars on this machine, with SPEC defaults
+    "ReGr/NL time, C=1024 28x28": 0.5,
+    "ReGr/NL time, C=512 56x56": 0.15,
+    "ReGr/GloRe time, C=1024 28x28": 1.0,
+    "ReGr/GloRe time, C=512 56x56": 1.0,
+    "FLOP overhead +1 ReGr / +1 NL, ResNet-50 at 448": 1 / 3,
+}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A unit's input map: ``C`` channels on ``size`` = ``(H, W)`` or ``(T, H, W)``."""
+
+    label: str
+    channels: int
+    size: tuple[int, ...]
+
+    @property
+    def hw(self) -> str:
+        return "x".join(str(s) for s in self.size)
+
+
+def paper_shapes() -> list[Shape]:
+    """res3 and res4 maps of ResNet-50 at 224 and 448 images and of C2D at 8x224 clips, worked
+    out by the backbones' own size functions."""
+    from .models import resnet50_stage_sizes, video_stage_sizes
+    out = []
+    for side in (224, 448):
+        sizes = resnet50_stage_sizes(side, side)
+        out += [Shape(f"{side} res3", 512, sizes["layer2"]),
+                Shape(f"{side} res4", 1024, sizes["layer3"])]
+    sizes = video_stage_sizes(8, 224, 224)
+    out += [Shape("8x224 res3", 512, sizes["layer2"]), Shape("8x224 res4", 1024, sizes["layer3"])]
+    return out
+
+
+def build_unit(name: str, channels: int, size: Sequence[int], device: str = "cpu",
+               **options: Any) -> nn.Module:
+    """A unit for a ``channels x size`` map, told its size and scales as a backbone would."""
+    opts = stage_unit_options(name, options, tuple(size))
+    return create_unit(name, channels, **opts).to(device).train()
+
+
+def make_input(batch: int, channels: int, size: Sequence[int], requires_grad: bool = True,
+               seed: int = 0, device: str = "cpu") -> torch.Tensor:
+    """A random ``(B, C, *size)`` map."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, channels, *size, generator=g).to(device)
+    return x.requires_grad_(requires_grad)
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def count_flops(module: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, int]]:
+    """FLOPs of one forward pass (multiply-add = 2) and their split by operator."""
+    with torch.no_grad():
+        flops, by_op, _ = forward_stats(module, x.detach())
+    return flops, by_op
+
+
+def forward_stats(module: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, int], int]:
+    """One forward pass, counted: FLOPs, FLOPs by operator, and bytes saved for backward (see
+    :func:`saved_bytes`; 0 under ``torch.no_grad``)."""
+    skip = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    skip.add(x.untyped_storage().data_ptr())
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        st = t.untyped_storage()
+        if st.data_ptr() not in skip:
+            seen[st.data_ptr()] = st.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
+            FlopCounterMode(display=False) as counter:
+        module(x)
+    by_op = {str(k).replace("aten.", ""): int(v)
+             for k, v in counter.get_flop_counts().get("Global", {}).items()}
+    return int(counter.get_total_flops()), by_op, sum(seen.values())
+
+
+def forward_backward(module: nn.Module, x: torch.Tensor) -> None:
+    """One training step's worth of work for a unit: forward, then backward to input and weights."""
+    module.zero_grad(set_to_none=True)
+    x.grad = None
+    y = module(x)
+    y.backward(torch.ones_like(y))
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+
+
+def time_interleaved(cases: Mapping[str, Callable[[], Any]], repeats: int = 5,
+                     warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each case: ``warmup`` untimed rounds, then ``repeats`` rounds that
+    run every case once, in turn."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    for _ in range(warmup):
+        for fn in cases.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeats):
+        for k, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - start)
+    return times
+
+
+def saved_bytes(module: nn.Module, x: torch.Tensor) -> int:
+    """Bytes autograd keeps for the backward pass of ``module(x)`` (distinct storages; the input
+    and the parameters, which exist anyway, are excluded)."""
+    return forward_stats(module, x)[2]
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C++ log lines the profiler writes to file descriptor 2 (they are not ours)."""
+    try:
+        fd = os.dup(2)
+    except OSError:                                   # no real stderr: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+def peak_bytes(module: nn.Module, x: torch.Tensor) -> int:
+    """High-water mark of allocations (above the start) during forward+backward: the CPU
+    allocator's, read from profiler memory events, or CUDA's ``max_memory_allocated``."""
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+        torch.cuda.reset_peak_memory_stats(x.device)
+        base = torch.cuda.memory_allocated(x.device)
+        forward_backward(module, x)
+        return torch.cuda.max_memory_allocated(x.device) - base
+    from torch.profiler import ProfilerActivity, profile
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        forward_backward(module, x)
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
+    current = peak = 0
+    for e in events:
+        current += e.nbytes()
+        peak = max(peak, current)
+    return peak
+
+
+def _threads() -> int:
+    return torch.get_num_threads()
+
+
+def unit_costs(shapes: Iterable[Shape], units: Mapping[str, tuple[str, dict]] = UNITS,
+               batch: int = 2, repeats: int = 5, memory: bool = True,
+               device: str = "cpu") -> list[dict[str, Any]]:
+    """One row per (shape, unit): params, forward FLOPs (per batch), median forward+backward time,
+    memory saved for backward and (if ``memory``) peak memory. Within a shape the units are timed
+    interleaved."""
+    rows = []
+    for shape in shapes:
+        x = make_input(batch, shape.channels, shape.size, device=device)
+        mods = {label: build_unit(name, shape.channels, shape.size, device, **opts)
+                for label, (name, opts) in units.items()}
+        times = time_interleaved({k: (lambda m=m: forward_backward(m, x))
+                                  for k, m in mods.items()}, repeats=repeats)
+        for label, m in mods.items():
+            flops, by_op, saved = forward_stats(m, x)
+            row = dict(table="units", shape=shape.label, unit=label, channels=shape.channels,
+                       size=shape.hw, batch=batch, params=count_params(m), gflops=flops / 1e9,
+                       time_ms=1e3 * statistics.median(times[label]),
+                       time_ms_min=1e3 * min(times[label]), repeats=repeats, threads=_threads(),
+                       device=str(x.device),
+                       saved_mb=saved / 2 ** 20,
+                       flops_by_op=";".join(f"{k}={v}" for k, v in sorted(by_op.items())))
+            if memory:
+                row["peak_mb"] = peak_bytes(m, x) / 2 ** 20
+            rows.append(row)
+    return rows
+
+
+def hw_sweep(sides: Sequence[int], channels: int = 512,
+             units: Mapping[str, tuple[str, dict]] = UNITS, batch: int = 1,
+             repeats: int = 5, device: str = "cpu") -> list[dict[str, Any]]:
+    """How each unit's cost grows with the map: square ``H = W`` maps of ``channels``."""
+    shapes = [Shape(f"{s}x{s}", channels, (s, s)) for s in sides]
+    rows = unit_costs(shapes, units, batch=batch, repeats=repeats, memory=True, device=device)
+    for r, s in zip(rows, [s for s in sides for _ in units]):
+        r.update(table="sweep", side=s, positions=s * s)
+    return rows
+
+
+def backbone_costs(units: Sequence[str | None] = (None, "regr", "nl", "cgnl", "glore"),
+                   num_units: Sequence[int] = (1, 5), flop_side: int = 448,
+                   time_side: int | None = 224, batch: int = 1, repeats: int = 5,
+                   device: str = "cpu") -> list[dict[str, Any]]:
+    """ResNet-50 with 0, 1 or 5 units of each kind: params, forward FLOPs at ``flop_side``, and
+    (if ``time_side``) median forward+backward time at ``time_side``, interleaved."""
+    from .models import resnet50
+    configs: dict[str, tuple[str | None, int]] = {}
+    for u in units:
+        for n in ((0,) if u is None else num_units):
+            configs["ResNet-50" if u is None else f"+{n} {dict(regr='ReGr', nl='NL', cgnl='CGNL', glore='GloRe')[u]}"] = (u, n)
+    rows = []
+    flop_x = make_input(1, 3, (flop_side, flop_side), requires_grad=False)
+    models = {}
+    for label, (u, n) in configs.items():
+        m = resnet50(1000, unit=u, num_units=max(n, 1), input_size=(flop_side, flop_side))
+        flops, _ = count_flops(m.eval(), flop_x)
+        rows.append(dict(table="backbones", unit=label, num_units=n, params=count_params(m),
+                         gflops=flops / 1e9, flop_side=flop_side, batch=1, threads=_threads()))
+        if time_side is not None:
+            models[label] = resnet50(1000, unit=u, num_units=max(n, 1),
+                                     input_size=(time_side, time_side)).to(device).train()
+    if time_side is not None:
+        x = make_input(batch, 3, (time_side, time_side), device=device)
+        times = time_interleaved({k: (lambda m=m: forward_backward(m, x))
+                                  for k, m in models.items()}, repeats=repeats)
+        for r in rows:
+            r.update(time_side=time_side, time_batch=batch, repeats=repeats,
+                     time_ms=1e3 * statistics.median(times[r["unit"]]))
+    base = next(r["gflops"] for r in rows if r["num_units"] == 0)
+    for r in rows:
+        r["gflops_overhead"] = r["gflops"] - base
+    return rows
+
+
+def bar_ratios(unit_rows: Sequence[Mapping[str, Any]],
+               backbone_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's bars from measured rows (time at the 448 res4 and res3 shapes; FLOP overhead
+    of one unit on ResNet-50 at 448)."""
+    def t(unit, shape):
+        return next(r["time_ms"] for r in unit_rows if r["unit"] == unit and r["shape"] == shape)
+
+    def overhead(unit):
+        return next(r["gflops_overhead"] for r in backbone_rows if r["unit"] == unit)
+
+    measured = {
+        "ReGr/NL time, C=1024 28x28": t("ReGr", "448 res4") / t("NL", "448 res4"),
+        "ReGr/NL time, C=512 56x56": t("ReGr", "448 res3") / t("NL", "448 res3"),
+        "ReGr/GloRe time, C=1024 28x28": t("ReGr", "448 res4") / t("GloRe", "448 res4"),
+        "ReGr/GloRe time, C=512 56x56": t("ReGr", "448 res3") / t("GloRe", "448 res3"),
+        "FLOP overhead +1 ReGr / +1 NL, ResNet-50 at 448": overhead("+1 ReGr") / overhead("+1 NL"),
+    }
+    return [dict(table="bars", bar=k, measured=v, limit=BARS[k], passed=bool(v <= BARS[k]))
+            for k, v in measured.items()]
+
+
+def bar_shapes() -> list[Shape]:
+    """The two shapes the time bars are set at: res4 and res3 of a 448 image."""
+    return [s for s in paper_shapes() if s.label in ("448 res4", "448 res3")]
+
+
+def explore(unit: str, channels: int = 512, side: int = 28, frames: int = 1, batch: int = 1,
+            repeats: int = 3, **options: Any) -> dict[str, Any]:
+    """Costs of one unit on one map (the chapter's widget calls this): ``unit`` is a label of
+    :data:`UNITS` or :data:`VARIANTS`."""
+    table = {**UNITS, **VARIANTS}
+    if unit not in table:
+        raise ValueError(f"unit must be one of {list(table)}, got {unit!r}")
+    size = (side, side) if frames == 1 else (frames, side, side)
+    name, opts = table[unit]
+    row = unit_costs([Shape("custom", channels, size)], {unit: (name, {**opts, **options})},
+                     batch=batch, repeats=repeats, memory=False)[0]
+    return {k: row[k] for k in ("unit", "channels", "size", "batch", "params", "gflops",
+                                "time_ms")}
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
+                   floatfmt: str = ".3g") -> str:
+    """Rows as a markdown table (no dependency on pandas or tabulate)."""
+    def fmt(v):
+        if isinstance(v, bool):
+            return "yes" if v else "**no**"
+        if isinstance(v, float):
+            return format(v, floatfmt)
+        return str(v)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows written by ``benchmarks/costs.py``, with numbers parsed back."""
+    import csv
+
+    def parse(v: str):
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+        return {"True": True, "False": False}.get(v, v)
+    with open(path, newline="", encoding="utf-8") as f:
+        return [{k: parse(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+
+
+def plot_sweep(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("gflops", "time_ms",
+               "saved_mb"), title: str = ""):
+    """Small multiples: one panel per metric, cost against the number of positions, log-log."""
+    import matplotlib.pyplot as plt
+    labels = {"gflops": "GFLOPs (forward)", "time_ms": "fwd+bwd time (ms)",
+              "saved_mb": "saved for backward (MB)", "peak_mb": "peak memory (MB)"}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4), squeeze=False)
+    units = list(dict.fromkeys(r["unit"] for r in rows))
+    for ax, metric in zip(axes[0], metrics):
+        for u in units:
+            pts = sorted((r["positions"], r[metric]) for r in rows
+                         if r["unit"] == u and metric in r)
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=u)
+        ax.set(xscale="log", yscale="log", xlabel="positions H x W", title=labels.get(metric,
+                                                                                      metric))
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_units(rows: Sequence[Mapping[str, Any]], metric: str = "time_ms", title: str = ""):
+    """Small multiples: one bar panel per shape, one bar per unit."""
+    import matplotlib.pyplot as plt
+    shapes = list(dict.fromkeys(r["shape"] for r in rows))
+    fig, axes = plt.subplots(1, len(shapes), figsize=(2.6 * len(shapes), 3.2), squeeze=False,
+                             sharey=False)
+    for ax, s in zip(axes[0], shapes):
+        sub = [r for r in rows if r["shape"] == s and metric in r]
+        ax.bar([r["unit"] for r in sub], [r[metric] for r in sub],
+               color=[f"C{i}" for i in range(len(sub))])
+        ax.set_title(s, fontsize=9)
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+    axes[0][0].set_ylabel(metric)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+@dataclass
+class Record:
+    """Everything one benchmark run measured."""
+
+    units: list[dict[str, Any]] = field(default_factory=list)
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    backbones: list[dict[str, Any]] = field(default_factory=list)
+    sweep: list[dict[str, Any]] = field(default_factory=list)
+    bars: list[dict[str, Any]] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [*self.units, *self.variants, *self.backbones, *self.sweep, *self.bars]

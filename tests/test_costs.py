@@ -1,0 +1,84 @@
+"""The measuring functions behind benchmarks/costs.py and the costs chapter, on tiny shapes."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from regr_edu import costs
+
+
+def test_paper_shapes():
+    shapes = {s.label: (s.channels, s.size) for s in costs.paper_shapes()}
+    assert shapes == {"224 res3": (512, (28, 28)), "224 res4": (1024, (14, 14)),
+                      "448 res3": (512, (56, 56)), "448 res4": (1024, (28, 28)),
+                      "8x224 res3": (512, (4, 28, 28)), "8x224 res4": (1024, (4, 14, 14))}
+    assert [s.label for s in costs.bar_shapes()] == ["448 res3", "448 res4"]
+
+
+def test_flops_of_nonlocal_match_the_formula():
+    """Four 1x1 convs (2 L C c each) and two L x L products (2 L^2 c each), per batch element."""
+    B, C, H, W = 2, 16, 5, 6
+    L, c = H * W, C // 2
+    unit = costs.build_unit("nl", C, (H, W))
+    flops, by_op = costs.count_flops(unit, costs.make_input(B, C, (H, W)))
+    assert by_op["convolution"] == B * 4 * 2 * L * C * c
+    assert flops == B * (4 * 2 * L * C * c + 2 * 2 * L * L * c)
+
+
+def test_interleaved_timing_runs_cases_in_turn():
+    calls = []
+    times = costs.time_interleaved({"a": lambda: calls.append("a"),
+                                    "b": lambda: calls.append("b")}, repeats=5, warmup=1)
+    assert calls == ["a", "b"] * 6 and all(len(v) == 5 for v in times.values())
+    with pytest.raises(ValueError, match="repeats must be a positive integer, got 0"):
+        costs.time_interleaved({"a": lambda: None}, repeats=0)
+
+
+def test_memory_grows_quadratically_for_pixels_linearly_for_graphs():
+    """Non-local keeps its L x L attention for backward; GloRe keeps only L-sized maps."""
+    def saved(name, side):
+        unit = costs.build_unit(name, 16, (side, side))
+        return costs.saved_bytes(unit, costs.make_input(1, 16, (side, side)))
+    nl = saved("nl", 16) / saved("nl", 8)             # 4x the positions
+    glore = saved("glore", 16) / saved("glore", 8)
+    assert nl > 10 and 3 < glore < 5
+    unit = costs.build_unit("nl", 16, (8, 8))
+    assert costs.peak_bytes(unit, costs.make_input(1, 16, (8, 8))) > 0
+
+
+def test_unit_costs_rows_and_bars(tmp_path):
+    shapes = [costs.Shape("448 res4", 32, (8, 8)), costs.Shape("448 res3", 16, (8, 8))]
+    rows = costs.unit_costs(shapes, batch=1, repeats=1, memory=False)
+    assert [(r["shape"], r["unit"]) for r in rows] == [
+        (s.label, u) for s in shapes for u in costs.UNITS]
+    assert all(r["time_ms"] > 0 and r["gflops"] > 0 and r["params"] > 0 for r in rows)
+    backbones = [dict(unit="+1 ReGr", gflops_overhead=1.0), dict(unit="+1 NL",
+                                                                 gflops_overhead=4.0)]
+    bars = costs.bar_ratios(rows, backbones)
+    assert [b["bar"] for b in bars] == list(costs.BARS)
+    assert bars[-1]["measured"] == 0.25 and bars[-1]["passed"]
+    table = costs.markdown_table(bars, ["bar", "measured", "limit", "passed"])
+    assert table.splitlines()[0] == "| bar | measured | limit | passed |"
+    path = tmp_path / "rows.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    back = costs.read_csv(path)
+    assert back[0]["params"] == rows[0]["params"] and back[0]["unit"] == "ReGr"
+
+
+def test_gcn_variant_is_told_its_map():
+    unit = costs.build_unit("regr", 64, (2, 8, 8), relation="gcn")
+    assert unit.input_size == (2, 8, 8)
+
+
+def test_explore():
+    out = costs.explore("GloRe", channels=16, side=8, repeats=1)
+    assert set(out) == {"unit", "channels", "size", "batch", "params", "gflops", "time_ms"}
+    assert out["size"] == "8x8"
+    assert costs.explore("ReGr-GCN", channels=64, side=8, frames=2, repeats=1)["size"] == "2x8x8"
+    with pytest.raises(ValueError, match=r"unit must be one of \['ReGr', 'NL'.*got 'nl'"):
+        costs.explore("nl")
