@@ -3,9 +3,15 @@
 MyST notebooks in ``book/`` are converted with jupytext into ``_build/nbval/`` (nbval collects
 only ``.ipynb``) and run in the same pytest session, so one closing line counts everything.
 Extra arguments are passed to pytest (``make test ARGS=-x`` is not needed: call this script).
+
+``tests/test_book_render.py`` opens the built book in headless Chromium. When no Chromium is on
+PATH this script installs Debian's ``chromium`` with apt-get (about 20 s; needs root, as in CI).
+If that is impossible it warns and the render test skips itself -- except under ``CI=true``,
+where a missing browser fails the run here, loudly, instead of silently skipping the test.
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import shutil
 import subprocess
@@ -13,6 +19,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NB_OUT = ROOT / "_build" / "nbval"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")  # as in tests/test_book_render.py
 
 
 def convert_notebooks() -> list[pathlib.Path]:
@@ -32,7 +39,31 @@ def convert_notebooks() -> list[pathlib.Path]:
     return out
 
 
+def ensure_chromium() -> bool:
+    """Install Debian's chromium when no browser is on PATH. False if none can be had."""
+    if any(shutil.which(name) for name in BROWSERS):
+        return True
+    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        print("chromium is not installed: installing Debian's chromium for the book render "
+              "test (apt-get, about 20 s)", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if (subprocess.call(["apt-get", "update", "-qq"], env=env) == 0
+                and subprocess.call(["apt-get", "install", "-y", "-qq", "chromium"], env=env) == 0
+                and shutil.which("chromium")):
+            return True
+    message = ("no headless Chromium for tests/test_book_render.py, and it could not be "
+               "installed (run `apt-get install -y chromium` as root)")
+    if ci:
+        print(f"ERROR: {message}. CI=true: the render test may not be skipped.", file=sys.stderr)
+        return False
+    print(f"WARNING: {message}; the render test will be skipped.", file=sys.stderr, flush=True)
+    return True
+
+
 def main(argv: list[str]) -> int:
+    if not ensure_chromium():
+        return 3
     notebooks = convert_notebooks()
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax",
            "--nbval-current-env", "--durations=15", str(ROOT / "tests"),

@@ -1,0 +1,249 @@
+"""Every page of the built book renders offline in a real browser (headless Chromium).
+
+For each page in ``_toc.yml`` the test loads ``_build/html/<page>.html`` from disk with all host
+names unresolvable (so anything fetched from the network fails, as it would offline), lets
+MathJax and the widget manager run, and checks the rendered DOM:
+
+- math is typeset: every ``.math`` element holds an ``mjx-container``, no MathJax error, and no
+  raw TeX (``$$``, ``\\begin{``, ``\\(``, ...) left in the visible text outside code;
+- figures are there: every ``<img>`` is a decodable ``data:`` URI or a file that exists, and a
+  page executed from a notebook shows at least one image among its cell outputs;
+- widgets are shown: a page whose cells display widgets gets one rendered view per widget
+  (in its initial state, from the widget state embedded at build time), and no widget error;
+- nothing comes from a CDN: no ``<script src>`` or stylesheet with a remote URL, before or after
+  the scripts ran.
+
+One screenshot per page is kept under ``_build/screenshots/`` for a human to look at.
+
+The book is built first (``scripts/build_book.py``) when ``_build/html`` is missing or was built
+from other inputs. Chromium: Debian's ``chromium`` (``scripts/run_tests.py`` installs it when
+missing). Without it the test is skipped, except under ``CI=true``, where it fails.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import importlib.util
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+VIRTUAL_TIME_MS = int(os.environ.get("REGR_RENDER_BUDGET_MS", "10000"))
+SHOT_SIZE = os.environ.get("REGR_SCREENSHOT_SIZE", "1280,2400")   # width,height in CSS pixels
+
+# TeX that must not be visible once MathJax has run (outside code blocks and typeset math).
+RAW_TEX = re.compile(r"\$\$|\\begin\{|\\end\{|\\\(|\\\)|\\\[|\\\]|\$\\[A-Za-z]+|\\frac\{|"
+                     r"\\mathbf\{|\\mathrm\{|\\top\b|\\times\b")
+# Containers whose text is code or already typeset math.
+NOT_PROSE = ["pre", "code", "script", "style", "textarea", "mjx-container", "mjx-assistive-mml"]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+# ------------------------------------------------------------------------------ pages
+def toc_pages() -> list[str]:
+    """Every page named in _toc.yml (``book/intro`` etc.), root first."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    return [re.sub(r"\.(md|ipynb)$", "", p) for p in pages]
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def built_book() -> pathlib.Path:
+    """``_build/html``, built now if missing or stale (inputs changed since the last build)."""
+    build = _build_module()
+    if build.is_stale():
+        print("\n_build/html is missing or stale: building the book", flush=True)
+        code = subprocess.call([sys.executable, str(ROOT / "scripts" / "build_book.py")], cwd=ROOT)
+        assert code == 0, "scripts/build_book.py failed: the book does not build (see its log)"
+    assert (HTML / "index.html").is_file()
+    return HTML
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    message = ("headless Chromium is not installed (apt-get install -y chromium); "
+               "scripts/run_tests.py installs it when run as root")
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message + " -- CI=true: the render test may not be skipped")
+    pytest.skip(message)
+
+
+def run_browser(chromium: str, page: pathlib.Path, *mode: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory(prefix="regr-chromium-") as profile:
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+               "--no-first-run", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
+               f"--user-data-dir={profile}",
+               # offline: every host name fails to resolve, so a CDN fetch cannot succeed
+               "--host-resolver-rules=MAP * ~NOTFOUND",
+               f"--virtual-time-budget={VIRTUAL_TIME_MS}", *mode, page.as_uri()]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
+@functools.lru_cache(maxsize=None)
+def rendered_dom(chromium: str, page: pathlib.Path) -> str:
+    result = run_browser(chromium, page, "--window-size=1280,900", "--dump-dom")
+    assert result.returncode == 0 and "<html" in result.stdout, (
+        f"chromium could not render {page}: rc={result.returncode}\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+# ------------------------------------------------------------------------------ checks
+def _remote(url: str | None) -> bool:
+    return bool(url) and (url.startswith("//") or urllib.parse.urlparse(url).scheme in ("http", "https"))
+
+
+def remote_assets(soup: BeautifulSoup) -> list[str]:
+    found = [f"<script src={s['src']}>" for s in soup.find_all("script", src=True) if _remote(s["src"])]
+    for link in soup.find_all("link", href=True):
+        rel = " ".join(link.get("rel") or [])
+        if ("stylesheet" in rel or "preload" in rel or "modulepreload" in rel) and _remote(link["href"]):
+            found.append(f"<link rel={rel} href={link['href']}>")
+    return found
+
+
+def visible_prose(soup: BeautifulSoup) -> str:
+    soup = BeautifulSoup(str(soup.find("main") or soup.body or soup), "html.parser")
+    for tag in soup.find_all(NOT_PROSE):
+        tag.decompose()
+    for tag in soup.select(".highlight, .cell_input"):
+        tag.decompose()
+    return soup.get_text(" ")
+
+
+def check_math(static: BeautifulSoup, dom: BeautifulSoup) -> list[str]:
+    problems = []
+    n_static = len(static.select(".math"))
+    untypeset = [el for el in dom.select(".math") if el.find("mjx-container") is None]
+    if n_static and not dom.find("mjx-container"):
+        problems.append(f"{n_static} math elements but no mjx-container: MathJax did not run")
+    elif untypeset:
+        problems.append(f"{len(untypeset)} of {n_static} math elements not typeset, first: "
+                        f"{untypeset[0].get_text()[:80]!r}")
+    errors = dom.find_all("mjx-merror")
+    if errors:
+        problems.append(f"MathJax errors: {[e.get('data-mjx-error') or e.get_text()[:60] for e in errors[:3]]}")
+    raw = [m.group(0) for m in RAW_TEX.finditer(visible_prose(dom))]
+    if raw:
+        prose = visible_prose(dom)
+        first = RAW_TEX.search(prose)
+        problems.append(f"raw TeX visible: {sorted(set(raw))[:5]} near "
+                        f"{prose[max(0, first.start() - 60):first.end() + 60]!r}")
+    return problems
+
+
+def check_images(page: pathlib.Path, static: BeautifulSoup, dom: BeautifulSoup) -> list[str]:
+    problems = []
+    main = dom.find("main") or dom
+    for img in main.find_all("img"):
+        src = img.get("src") or ""
+        if src.startswith("data:"):
+            header, _, payload = src.partition(",")
+            try:
+                data = base64.b64decode(payload) if ";base64" in header else payload.encode()
+            except (binascii.Error, ValueError):
+                data = b""
+            if len(data) < 100:
+                problems.append(f"image data URI is empty or broken: {src[:60]}...")
+        elif _remote(src):
+            problems.append(f"image from the network: {src}")
+        else:
+            target = (page.parent / urllib.parse.unquote(src.split("?")[0].split("#")[0])).resolve()
+            if not target.is_file() or target.stat().st_size == 0:
+                problems.append(f"image file missing: {src}")
+    if static.select(".cell") and not static.select(".cell_output img"):
+        problems.append("page executed from a notebook shows no figure in any cell output "
+                        "(every chapter has at least one)")
+    return problems
+
+
+def check_widgets(static: BeautifulSoup, dom: BeautifulSoup) -> list[str]:
+    views = static.find_all("script", type=WIDGET_VIEW)
+    if not views:
+        return []
+    problems = []
+    if not static.find("script", type=WIDGET_STATE):
+        problems.append(f"{len(views)} widget views but no widget state embedded in the page "
+                        "(executed without storing widget state?)")
+    shown = 0
+    for script in dom.find_all("script", type=WIDGET_VIEW):
+        area = script.parent
+        if area is not None and area.select(".jupyter-widgets, .widget-subarea .lm-Widget"):
+            shown += 1
+    if shown < len(views):
+        problems.append(f"{len(views)} widget views in the page, {shown} rendered by the widget "
+                        "manager (widgets missing: is book/_assets/widgets/embed-amd.js loaded?)")
+    text = dom.get_text(" ")
+    if "Error displaying widget" in text or dom.select(".jupyter-widgets-error-widget"):
+        problems.append("a widget failed to render (Error displaying widget)")
+    return problems
+
+
+# ------------------------------------------------------------------------------ the test
+@pytest.mark.slow
+@pytest.mark.parametrize("name", toc_pages())
+def test_page_renders(name: str, built_book: pathlib.Path, chromium: str) -> None:
+    page = built_book / f"{name}.html"
+    assert page.is_file(), f"{name} is in _toc.yml but {page} was not built"
+    static = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    dom = BeautifulSoup(rendered_dom(chromium, page), "html.parser")
+
+    problems = [f"loads from the network: {a}" for a in remote_assets(static)]
+    problems += [f"after rendering, loads from the network: {a}" for a in remote_assets(dom)
+                 if f"loads from the network: {a}" not in problems]
+    problems += check_math(static, dom)
+    problems += check_images(page, static, dom)
+    problems += check_widgets(static, dom)
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / (name.replace("/", "__") + ".png")
+    shot.unlink(missing_ok=True)
+    result = run_browser(chromium, page, f"--window-size={SHOT_SIZE}", f"--screenshot={shot}")
+    if result.returncode != 0 or not shot.is_file() or shot.stat().st_size < 10_000:
+        problems.append(f"no usable screenshot at {shot} (rc={result.returncode})")
+
+    assert not problems, f"{page.relative_to(ROOT)} does not render as it should:\n  - " + \
+        "\n  - ".join(problems)
+
+
+def test_toc_lists_only_existing_pages() -> None:
+    """A page in _toc.yml without its file breaks the -W build; say which one."""
+    missing = [p for p in toc_pages()
+               if not any((ROOT / f"{p}{ext}").is_file() for ext in (".md", ".ipynb"))]
+    assert not missing, f"_toc.yml names pages that do not exist: {missing}"
