@@ -4,5 +4,11 @@ shapes and values. Each returns a :class:`CheckResult` (truthy when every case p
 from __future__ import annotations
 
 from ._runner import Case, CheckResult, compare, run_checks
+from .distribution import check_distribute, check_gather, check_residual_identity
+from .refine import check_bilinear_shift, check_g
+from .relations import check_bilinear_relation, check_channel_attention, check_gcn_relation
 
-__all__ = ["Case", "CheckResult", "compare", "run_checks"]
+__all__ = ["Case", "CheckResult", "compare", "run_checks",
+           "check_gather", "check_distribute", "check_residual_identity",
+           "check_g", "check_bilinear_shift",
+           "check_bilinear_relation", "check_gcn_relation", "check_channel_attention"]

@@ -46,7 +46,7 @@ def _describe(t: Any) -> str:
 
 def _first_difference(got: torch.Tensor, want: torch.Tensor, rtol: float, atol: float) -> str:
     diff = (got - want).abs()
-    bad = diff > (atol + rtol * want.abs())
+    bad = ~(diff <= (atol + rtol * want.abs()))     # NaN differences count as mismatches
     idx = tuple(int(i) for i in bad.nonzero()[0]) if bad.any() else tuple(
         int(i) for i in torch.nonzero(diff == diff.max())[0])
     return (f"first mismatch at index {idx}: got {float(got[idx]):.6g}, expected "

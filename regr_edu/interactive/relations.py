@@ -1,0 +1,401 @@
+r"""Figures, costs and the widget of the relations chapter (Eq. 5–10).
+
+Plain functions validate their arguments (a ``ValueError`` naming the parameter, the rule and the
+value) and return arrays, numbers or matplotlib figures; :func:`relation_widget` wraps them in
+ipywidgets whose choices and bounds are exactly what the functions accept. Every relation matrix
+drawn here is computed by the package's own :class:`regr_edu.ReGr` (``ReGr.explain``) and every
+cost is measured with :class:`torch.utils.flop_counter.FlopCounterMode` on the package's relation
+modules; the closed-form counts in :func:`cost_formula` are checked against those measurements.
+
+Region order (as in :class:`regr_edu.ReGr`): the regions of the first scale row by row, then those
+of the next scale; ``grids`` lists each scale's ``(T, Gh, Gw)``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..regr import ReGr
+from ..relations import RELATIONS
+from ._photo import photo, photo_features
+from .refine import figure_png
+
+RELATION_NAMES = tuple(RELATIONS)                  # ("bilinear", "gcn", "attention")
+DEFAULT_SCALES = ((4, 4), (7, 7))
+
+# The variants compared in the chapter: a label and the ReGr options that select it.
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "bilinear, softmax": ("bilinear", {"relation_norm": "softmax"}),
+    "bilinear, dot / N": ("bilinear", {"relation_norm": "dot"}),
+    "GCN, R / N": ("gcn", {"gcn_scale": True}),
+    "attention, sequential": ("attention", {"attention_mode": "sequential"}),
+}
+
+
+def check_relation(relation: object) -> str:
+    """``relation`` if it names a relation of :mod:`regr_edu.relations`, else a ``ValueError``."""
+    if relation not in RELATION_NAMES:
+        raise ValueError(f"relation must be one of {list(RELATION_NAMES)}, got {relation!r}")
+    return relation  # type: ignore[return-value]
+
+
+def _check_map(x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[0] != 1:
+        raise ValueError(f"x must be one feature map (1, C, H, W), got {tuple(x.shape)}")
+    return x
+
+
+def _check_count(name: str, value: object, low: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------- inputs
+def example_input(name: str = "chelsea", size: int = 224, cells: int = 28,
+                  channels: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(image, x)``: a photograph ``(3, size, size)`` and its ``(1, channels, cells, cells)``
+    stand-in feature map (see :mod:`regr_edu.interactive._photo`)."""
+    image = photo(name, size)
+    return image, photo_features(image, cells, channels, seed)
+
+
+# ----------------------------------------------------------------------------- matrices
+def relation_matrix(relation: str, x: torch.Tensor,
+                    scales: Sequence[tuple[int, int]] = DEFAULT_SCALES, seed: int = 0,
+                    **options: Any) -> dict[str, Any]:
+    """Build a :class:`regr_edu.ReGr` with ``relation`` and seeded random weights (the default
+    initialisation; ``options`` go to the unit, e.g. ``relation_norm="dot"``), run it on the map
+    ``x`` ``(1, C, H, W)`` and return what the relation computed, batch dimension dropped:
+
+    ``R`` ``(N, N)`` (bilinear, GCN; ``None`` for attention), ``Lc`` ``(M,)`` and ``Ls`` ``(N,)``
+    (attention; ``None`` otherwise), ``V`` ``(N, M)``, ``Z`` ``(N, M)``, ``grids``, ``scales``,
+    ``N``, ``M``, ``relation`` and ``options``.
+    """
+    check_relation(relation)
+    x = _check_map(x)
+    _, C, H, W = x.shape
+    torch.manual_seed(seed)
+    unit = ReGr(C, scales=scales, relation=relation, input_size=(H, W), **options)
+    unit.eval()
+    with torch.no_grad():
+        info = unit.explain(x)
+    out: dict[str, Any] = dict(relation=relation, options=dict(options), scales=unit.scales,
+                               grids=info["grids"], V=info["V"][0], Z=info["Z"][0],
+                               N=info["V"].shape[1], M=info["V"].shape[2], R=None, Lc=None, Ls=None)
+    if "R" in info:
+        out["R"] = info["R"][0]                                  # (N, N)
+    else:
+        out["Lc"] = info["Lc"][0, 0]                             # (M,)
+        out["Ls"] = info["Ls"][0, :, 0]                          # (N,)
+    return out
+
+
+def region_position(index: int, grids: Sequence[tuple[int, int, int]]) -> tuple[int, int, int, int]:
+    """Where region ``index`` lies: ``(scale number, frame, row, column)`` on its scale's grid."""
+    total = sum(T * Gh * Gw for T, Gh, Gw in grids)
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < total:
+        raise ValueError(f"region must be an integer in [0, {total - 1}] (N={total} regions), "
+                         f"got {index!r}")
+    start = 0
+    for k, (T, Gh, Gw) in enumerate(grids):
+        n = T * Gh * Gw
+        if index < start + n:
+            t, rest = divmod(index - start, Gh * Gw)
+            return k, t, rest // Gw, rest % Gw
+        start += n
+    raise AssertionError("unreachable")
+
+
+def on_grids(values: torch.Tensor, grids: Sequence[tuple[int, int, int]]) -> list[np.ndarray]:
+    """Split ``N`` numbers (a row of ``R``, or ``Ls``) into one ``(Gh, Gw)`` array per scale
+    (first frame)."""
+    values = values.detach().cpu().reshape(-1)
+    total = sum(T * Gh * Gw for T, Gh, Gw in grids)
+    if values.numel() != total:
+        raise ValueError(f"values must hold N={total} numbers for grids {list(grids)}, "
+                         f"got {values.numel()}")
+    out, start = [], 0
+    for T, Gh, Gw in grids:
+        out.append(values[start:start + Gh * Gw].reshape(Gh, Gw).numpy())
+        start += T * Gh * Gw
+    return out
+
+
+def _default_region(grids) -> int:
+    _, Gh, Gw = grids[0]
+    return (Gh // 2) * Gw + Gw // 2
+
+
+# ----------------------------------------------------------------------------- drawing
+def _cmap(result) -> tuple[str, float | None, float | None]:
+    R = result["R"]
+    if result["relation"] == "bilinear" and result["options"].get("relation_norm",
+                                                                   "softmax") == "softmax":
+        return "viridis", None, None                                # auto range: rows sum to 1
+    lim = float(R.abs().max()) or 1.0
+    return "RdBu_r", -lim, lim
+
+
+def _draw_matrix(ax, result, region: int | None, title: str = "") -> None:
+    R = result["R"].cpu().numpy()
+    cmap, vmin, vmax = _cmap(result)
+    im = ax.imshow(R, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.figure.colorbar(im, ax=ax, shrink=0.75)
+    start = 0
+    for T, Gh, Gw in result["grids"][:-1]:                        # scale boundaries
+        start += T * Gh * Gw
+        ax.axhline(start - 0.5, color="white", lw=0.8)
+        ax.axvline(start - 0.5, color="white", lw=0.8)
+    if region is not None:
+        ax.add_patch(Rectangle((-0.5, region - 0.5), R.shape[1], 1, fill=False, color="red",
+                               lw=1.2))
+    ax.set_xlabel("j (region that informs)")
+    ax.set_ylabel("i (region informed)")
+    ax.set_title(title or f"R, {R.shape[0]}×{R.shape[1]}", fontsize=10)
+
+
+def _draw_on_image(ax, values: np.ndarray, image: torch.Tensor | None, cmap: str,
+                   vmin=None, vmax=None, title: str = "", mark: tuple[int, int] | None = None):
+    Gh, Gw = values.shape
+    extent = (-0.5, Gw - 0.5, Gh - 0.5, -0.5)
+    if image is not None:
+        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), extent=extent)
+        im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, alpha=0.6, extent=extent,
+                       interpolation="nearest")
+    else:
+        im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, extent=extent,
+                       interpolation="nearest")
+    ax.figure.colorbar(im, ax=ax, shrink=0.75)
+    if mark is not None:
+        r, c = mark
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, color="red", lw=2))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=10)
+
+
+def _scale_label(scale) -> str:
+    return f"scale ({scale[0]},{scale[1]})"
+
+
+def relation_figure(result: dict[str, Any], image: torch.Tensor | None = None,
+                    region: int | None = None) -> Figure:
+    """Draw a :func:`relation_matrix` result.
+
+    Bilinear and GCN: ``R`` as an ``N x N`` heatmap (white lines separate the scales) and row
+    ``region`` of ``R`` — how much every region informs that one — on each scale's region grid
+    over ``image``. Attention: the channel map ``L_c`` and the regional map ``L_s`` on each
+    scale's grid.
+    """
+    grids, scales = result["grids"], result["scales"]
+    n_scales = len(grids)
+    fig = Figure(figsize=(4.3 * (n_scales + 1), 3.9), layout="constrained")
+    axes = fig.subplots(1, n_scales + 1)
+    if result["R"] is not None:
+        region = _default_region(grids) if region is None else region
+        k0, _, r0, c0 = region_position(region, grids)
+        _draw_matrix(axes[0], result, region, f"{result['relation']}: R ({result['N']}×"
+                                              f"{result['N']}), row {region} boxed")
+        cmap, vmin, vmax = _cmap(result)
+        rows = on_grids(result["R"][region], grids)
+        for k, (vals, scale) in enumerate(zip(rows, scales)):
+            _draw_on_image(axes[k + 1], vals, image, cmap, vmin, vmax,
+                           f"row {region} of R on {_scale_label(scale)}",
+                           (r0, c0) if k == k0 else None)
+    else:
+        region = None
+        Lc = result["Lc"].cpu().numpy()
+        ax = axes[0]
+        ax.bar(np.arange(Lc.size), Lc, width=1.0, color="tab:purple")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("feature m of M")
+        ax.set_title(f"attention: channel map L_c (1×{Lc.size})", fontsize=10)
+        for k, (vals, scale) in enumerate(zip(on_grids(result["Ls"], grids), scales)):
+            _draw_on_image(axes[k + 1], vals, image, "magma", None, None,
+                           f"regional map L_s on {_scale_label(scale)}")
+    return fig
+
+
+def relation_small_multiples(x: torch.Tensor, image: torch.Tensor | None = None,
+                             variants: Sequence[str] = tuple(VARIANTS), region: int | None = None,
+                             scales: Sequence[tuple[int, int]] = DEFAULT_SCALES,
+                             seed: int = 0) -> Figure:
+    """One column per variant of :data:`VARIANTS`: on top ``R`` (or ``L_c``), below the row
+    ``region`` of ``R`` (or ``L_s``) on the first scale's grid over ``image``."""
+    variants = list(variants)
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f"variants must be drawn from {list(VARIANTS)}, got {v!r}")
+    if not variants:
+        raise ValueError("variants must name at least one variant, got []")
+    fig = Figure(figsize=(3.6 * len(variants), 6.6), layout="constrained")
+    axes = np.asarray(fig.subplots(2, len(variants))).reshape(2, len(variants))
+    for col, label in enumerate(variants):
+        relation, options = VARIANTS[label]
+        res = relation_matrix(relation, x, scales, seed, **options)
+        grids = res["grids"]
+        reg = _default_region(grids) if region is None else region
+        if res["R"] is not None:
+            _draw_matrix(axes[0, col], res, reg, label)
+            k0, _, r0, c0 = region_position(reg, grids)
+            cmap, vmin, vmax = _cmap(res)
+            _draw_on_image(axes[1, col], on_grids(res["R"][reg], grids)[0], image, cmap, vmin,
+                           vmax, f"row {reg} on {_scale_label(res['scales'][0])}",
+                           (r0, c0) if k0 == 0 else None)
+        else:
+            Lc = res["Lc"].cpu().numpy()
+            axes[0, col].bar(np.arange(Lc.size), Lc, width=1.0, color="tab:purple")
+            axes[0, col].set_ylim(0, 1)
+            axes[0, col].set_title(f"{label}: L_c", fontsize=10)
+            axes[0, col].set_xlabel("feature m of M")
+            _draw_on_image(axes[1, col], on_grids(res["Ls"], grids)[0], image, "magma", None,
+                           None, f"L_s on {_scale_label(res['scales'][0])}")
+    return fig
+
+
+# ----------------------------------------------------------------------------- costs
+def cost_formula(relation: str, N: int, M: int, inner_channels: int | None = None,
+                 reduction: int = 16, hidden: int = 4) -> dict[str, int]:
+    r"""Closed-form FLOPs (a multiply-add counts 2, as :class:`FlopCounterMode` counts) of the
+    matrix products and convolutions of one relation on ``V`` ``(1, N, M)``, with its parameter
+    count. Element-wise work (softmax, ReLU, sigmoid, max-pooling) is not counted.
+
+    * bilinear, ``M' = M // 4``: :math:`\theta, \phi`: ``4 N M M'``; ``R = θφᵀ``: ``2 N² M'``;
+      ``Z = R V``: ``2 N² M``. Parameters ``2 (M M' + M')``.
+    * GCN: node-wise conv ``2 N² M``, channel-wise conv ``2 N² M``, ``Z = R V`` ``2 N² M``:
+      ``6 N² M``. Parameters ``N² + N`` (``A_g``) plus ``N M + N``: ``N (N + M + 2)``.
+    * attention, ``r = M // reduction``: ``L_c`` ``4 M r``; ``L_s``, two 3x3 convs
+      ``1 -> hidden -> 1`` on every region: ``36 hidden N``. Parameters
+      ``2 M r + r + M + 19 hidden + 1``.
+    """
+    check_relation(relation)
+    N, M = _check_count("N", N), _check_count("M", M)
+    if relation == "bilinear":
+        Mp = max(1, M // 4) if inner_channels is None else _check_count("inner_channels",
+                                                                         inner_channels)
+        return dict(flops=4 * N * M * Mp + 2 * N * N * Mp + 2 * N * N * M,
+                    params=2 * (M * Mp + Mp))
+    if relation == "gcn":
+        return dict(flops=6 * N * N * M, params=N * (N + M + 2))
+    r = max(1, M // _check_count("reduction", reduction))
+    h = _check_count("hidden", hidden)
+    return dict(flops=4 * M * r + 36 * h * N, params=2 * M * r + r + M + 19 * h + 1)
+
+
+def relation_costs(relation: str, N: int, M: int, **options: Any) -> dict[str, int]:
+    """Measure one relation module on ``V`` ``(1, N, M)``: ``flops`` counted by
+    :class:`torch.utils.flop_counter.FlopCounterMode` and ``params`` by summing its parameters.
+    ``options`` go to the relation's constructor (``inner_channels``, ``reduction`` ...)."""
+    check_relation(relation)
+    N, M = _check_count("N", N), _check_count("M", M)
+    if relation == "gcn":
+        module = RELATIONS[relation](M, N, **options)
+    else:
+        module = RELATIONS[relation](M, **options)
+    V = torch.randn(1, N, M)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(V, [(1, 1, N)])                                   # the regions as a 1 x N strip
+    return dict(flops=int(counter.get_total_flops()),
+                params=sum(p.numel() for p in module.parameters()))
+
+
+def cost_figure(Ns: Sequence[int], M: int = 64, marks: dict[str, int] | None = None) -> Figure:
+    """FLOPs and parameters of the three relations against ``N`` (log-log), measured with
+    :func:`relation_costs`; ``marks`` labels some values of ``N`` with vertical lines."""
+    Ns = [_check_count("N", n) for n in Ns]
+    if len(Ns) < 2:
+        raise ValueError(f"Ns must hold at least two region counts, got {Ns!r}")
+    fig = Figure(figsize=(11, 3.9), layout="constrained")
+    ax_f, ax_p = fig.subplots(1, 2)
+    for relation, color in zip(RELATION_NAMES, ("tab:blue", "tab:orange", "tab:purple")):
+        costs = [relation_costs(relation, n, M) for n in Ns]
+        ax_f.loglog(Ns, [c["flops"] for c in costs], "o-", color=color, label=relation, ms=3)
+        ax_p.loglog(Ns, [c["params"] for c in costs], "o-", color=color, label=relation, ms=3)
+    for ax, what in ((ax_f, "FLOPs (multiply-add = 2)"), (ax_p, "parameters")):
+        for label, n in (marks or {}).items():
+            ax.axvline(n, color="gray", ls=":", lw=1)
+            ax.text(n, 0.97, f"{label} ", rotation=90, va="top", ha="right", fontsize=8,
+                    color="gray", transform=ax.get_xaxis_transform())
+        ax.set_xlabel("N, number of regions")
+        ax.set_ylabel(what)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=9)
+    ax_f.set_title(f"cost of one relation, M = {M}", fontsize=10)
+    ax_p.set_title("parameters of one relation", fontsize=10)
+    return fig
+
+
+def output_growth(relation: str, N: int, M: int = 16, seed: int = 0,
+                  **options: Any) -> float:
+    """``|Z| / |V|`` (Frobenius norms) of one relation module with seeded default weights on a
+    standard-normal ``V`` ``(1, N, M)``: how the size of ``Z = R V`` depends on ``N``."""
+    check_relation(relation)
+    N, M = _check_count("N", N), _check_count("M", M)
+    torch.manual_seed(seed)
+    if relation == "gcn":
+        module = RELATIONS[relation](M, N, **options)
+    else:
+        module = RELATIONS[relation](M, **options)
+    V = torch.randn(1, N, M)
+    with torch.no_grad():
+        Z = module(V, [(1, 1, N)])
+    return float(Z.norm() / V.norm())
+
+
+# ----------------------------------------------------------------------------- the widget
+class RelationWidget(widgets.VBox):
+    """A relation chooser and a region slider over an image of :func:`relation_figure`, redrawn
+    on every change. ``result`` holds the last :func:`relation_matrix` result drawn."""
+
+    def __init__(self, x: torch.Tensor | None = None, image: torch.Tensor | None = None,
+                 relation: str = "bilinear", region: int | None = None,
+                 scales: Sequence[tuple[int, int]] = DEFAULT_SCALES, seed: int = 0) -> None:
+        if x is None:
+            image, x = example_input()
+        self.x, self.photo, self.scales, self.seed = _check_map(x), image, scales, seed
+        check_relation(relation)
+        self._cache: dict[str, dict[str, Any]] = {}
+        first = self._result(relation)
+        N = first["N"]
+        region = _default_region(first["grids"]) if region is None else region
+        region_position(region, first["grids"])                  # validates the index
+        self.relation = widgets.Dropdown(options=list(RELATION_NAMES), value=relation,
+                                         description="relation")
+        self.region = widgets.IntSlider(value=region, min=0, max=N - 1, step=1,
+                                        description="region i", continuous_update=False)
+        self.image = widgets.Image(format="png")
+        self.result: dict[str, Any] | None = None
+        super().__init__([widgets.HBox([self.relation, self.region]), self.image])
+        self.relation.observe(self._redraw, names="value")
+        self.region.observe(self._redraw, names="value")
+        self._redraw()
+
+    def _result(self, relation: str) -> dict[str, Any]:
+        if relation not in self._cache:
+            self._cache[relation] = relation_matrix(relation, self.x, self.scales, self.seed)
+        return self._cache[relation]
+
+    def _redraw(self, change=None) -> None:
+        self.result = self._result(self.relation.value)
+        self.region.disabled = self.result["R"] is None           # attention has no rows
+        fig = relation_figure(self.result, self.photo, self.region.value)
+        self.image.value = figure_png(fig, dpi=72)
+
+
+def relation_widget(x: torch.Tensor | None = None, image: torch.Tensor | None = None,
+                    relation: str = "bilinear", region: int | None = None,
+                    scales: Sequence[tuple[int, int]] = DEFAULT_SCALES,
+                    seed: int = 0) -> RelationWidget:
+    """Choose the relation type and the region ``i`` whose row of ``R`` is drawn over the photo;
+    the region slider runs over ``0 .. N-1``. Defaults to the chapter's photograph."""
+    return RelationWidget(x, image, relation, region, scales, seed)

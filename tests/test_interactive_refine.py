@@ -1,0 +1,96 @@
+"""The refine chapter's figures and widget: arguments validated, widget redraws what it shows."""
+import numpy as np
+import pytest
+import torch
+
+import regr_edu as rg
+from regr_edu.interactive import refine as ir
+
+
+def test_neighbour_weights_are_the_bilinear_weights():
+    w = ir.neighbour_weights(0.5, -0.25)
+    expected = np.zeros((3, 3))
+    expected[0, 1:] = 0.5 * 0.25                    # row y-1 gets |dy| = 0.25
+    expected[1, 1:] = 0.5 * 0.75
+    np.testing.assert_allclose(w, expected)
+    np.testing.assert_allclose(ir.neighbour_weights(0.0, 0.0), np.eye(3)[1:2].T @ np.eye(3)[1:2])
+    for dx, dy in [(0.3, 0.9), (-1.0, 1.0), (-0.6, -0.2)]:
+        assert ir.neighbour_weights(dx, dy).sum() == pytest.approx(1.0)   # |delta| <= 1: a convex mix
+
+
+def test_shift_grid_is_bilinear_shift_with_one_offset():
+    grid = torch.randn(1, 4, 5, 6)
+    ones = torch.ones(1, 1, 5, 6)
+    torch.testing.assert_close(ir.shift_grid(grid, 0.3, -0.7, 0.6),
+                               rg.bilinear_shift(grid, 0.3 * ones, -0.7 * ones, 0.6 * ones))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ir.shift_grid(ir.toy_grid(), 1.5, 0.0, 1.0), r"dx must lie in \[-1, 1\], got 1.5"),
+    (lambda: ir.shift_grid(ir.toy_grid(), 0.0, -1.01, 1.0), r"dy must lie in \[-1, 1\], got -1.01"),
+    (lambda: ir.shift_grid(ir.toy_grid(), 0.0, 0.0, 1.2), r"m must lie in \[0, 1\], got 1.2"),
+    (lambda: ir.shift_figure(dx=0.0, dy=0.0, m=-0.1), r"m must lie in \[0, 1\], got -0.1"),
+    (lambda: ir.neighbour_weights(float("nan"), 0.0), r"dx must lie in \[-1, 1\], got nan"),
+    (lambda: ir.shift_figure(cell=(6, 0)), r"cell must lie on the 6x6 grid .* got \(6, 0\)"),
+    (lambda: ir.shift_figure(torch.rand(1, 4, 5, 5)), r"grid must have M=3 channels"),
+    (lambda: ir.shift_grid(torch.rand(5, 5), 0, 0, 1), r"grid must have shape \(1, M, Hg, Wg\)"),
+    (lambda: ir.shift_small_multiples([]), r"settings must hold at least one"),
+    (lambda: ir.shift_small_multiples([(0.2, 0.1)]), r"settings\[0\] must be a triple"),
+    (lambda: ir.shift_small_multiples([(0, 0, 1), (2, 0, 1)]), r"dx must lie in \[-1, 1\], got 2"),
+    (lambda: ir.toy_grid(2, 5), r"height must be an integer >= 3, got 2"),
+    (lambda: ir.sampling_figure(torch.full((3, 3), 1.2), torch.zeros(3, 3), torch.zeros(3, 3)),
+     r"dx must lie in \[-1, 1\], got a value of 1.2"),
+    (lambda: ir.sampling_figure(torch.zeros(3, 3), torch.zeros(3, 3), torch.zeros(3, 4)),
+     r"dx, dy and m must have the same shape"),
+])
+def test_bad_arguments_are_rejected_with_the_rule_and_value(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_a_non_number_is_a_type_error():
+    with pytest.raises(TypeError, match="dx must be a number, got str"):
+        ir.shift_grid(ir.toy_grid(), "0.5", 0.0, 1.0)
+
+
+def test_figures_are_built():
+    from matplotlib.figure import Figure
+    assert isinstance(ir.shift_figure(dx=-0.4, dy=0.8, m=0.3, cell=(1, 4)), Figure)
+    fig = ir.shift_small_multiples([(0, 0, 0.5), (1, 0, 1), (0.5, -0.5, 0.2), (-1, 1, 1)], cols=3)
+    assert len(fig.axes) == 6
+    layer = rg.Refine(3)
+    dx, dy, m = layer.offsets(ir.toy_grid())
+    fig = ir.sampling_figure(dx, dy, m, background=torch.rand(3, 60, 60))
+    assert isinstance(fig, Figure) and len(fig.axes) == 2          # the map and its colour bar
+
+
+def test_widget_sliders_have_the_functions_bounds():
+    w = ir.refine_widget()
+    assert (w.dx.min, w.dx.max) == ir.DELTA_RANGE == (w.dy.min, w.dy.max)
+    assert (w.m.min, w.m.max) == ir.M_RANGE
+    w.dx.value = 3.0                                                # a slider clamps to its bounds
+    assert w.dx.value == 1.0
+    w.m.value = -2.0
+    assert w.m.value == 0.0
+    with pytest.raises(ValueError, match=r"dx must lie in \[-1, 1\], got 1.5"):
+        ir.refine_widget(dx=1.5)
+
+
+def test_widget_redraws_what_the_sliders_say():
+    w = ir.refine_widget(dx=0.5, dy=0.0, m=1.0)
+    grid = w.grid
+    first_png = w.image.value
+    assert first_png[:8] == b"\x89PNG\r\n\x1a\n"
+    torch.testing.assert_close(w.result, ir.shift_grid(grid, 0.5, 0.0, 1.0))
+
+    w.dy.value = -0.75
+    torch.testing.assert_close(w.result, ir.shift_grid(grid, 0.5, -0.75, 1.0))
+    np.testing.assert_allclose(w.weights, ir.neighbour_weights(0.5, -0.75))
+    assert w.image.value != first_png
+
+    before = w.result.clone()
+    w.m.value = 0.25                                               # m only scales the result
+    torch.testing.assert_close(w.result, 0.25 * before)
+
+    w.dx.value, w.dy.value, w.m.value = 0.0, 0.0, 1.0              # back home: the grid itself
+    torch.testing.assert_close(w.result, grid)
