@@ -1,0 +1,194 @@
+r"""Exercises for Eq. 11–13 and the residual: checkers that run a learner's function.
+
+- :func:`check_gather` — Eq. 11–12, :math:`\mathbf{z}_i = \sum_j r_{ij}\mathbf{v}_j`:
+  ``student_fn(R, V) -> Z`` with ``R`` ``(B, N, N)`` and ``V`` ``(B, N, M)``.
+- :func:`check_distribute` — Eq. 13 for every region of one scale, our reading:
+  ``student_fn(z, xi_logits, scale) -> Y`` with ``z`` ``(B, T, Gh, Gw, c_mu, c_nu)``,
+  ``xi_logits`` ``(B, c_nu, T, H, W)`` (before the softmax over ``c_nu``) and ``Y``
+  ``(B, c_mu, T, H, W)``; the scale need not divide the map (edge regions are smaller).
+  Compared with :func:`regr_edu.reference.distribute_region` looped over the regions.
+- :func:`check_residual_identity` — ``student_fn(unit)`` must make a ReGr unit with random
+  weights the identity map while leaving every parameter but the last BatchNorm's unchanged.
+
+The references here use only :mod:`regr_edu.reference` and plain loops, never the fast modules.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from .. import reference
+from ._runner import Case, CheckResult, run_checks
+
+
+# ------------------------------------------------------------------------------------ Eq. 11-12
+def _gather_literal(R: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    r"""Eq. 12 written out: :math:`z_i = \sum_j r_{ij} v_j` for every sample and region."""
+    B, N, M = V.shape
+    Z = torch.zeros(B, N, M, dtype=V.dtype)
+    for b in range(B):
+        for i in range(N):
+            for j in range(N):
+                Z[b, i] = Z[b, i] + R[b, i, j] * V[b, j]
+    return Z
+
+
+def _gather_cases(seed: int) -> list[Case]:
+    g = torch.Generator().manual_seed(seed)
+
+    def rnd(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+    cases = [Case("one sample, N=3 regions, M=2, R not symmetric", (rnd(1, 3, 3), rnd(1, 3, 2)))]
+    R = torch.softmax(rnd(2, 5, 5) * 2, dim=-1)                  # rows sum to 1, like Eq. 6
+    cases.append(Case("two samples, N=5, M=4, softmax rows", (R, rnd(2, 5, 4))))
+    cases.append(Case("N=1 region", (rnd(2, 1, 1), rnd(2, 1, 6))))
+    cases.append(Case("N=7, M=3 (more regions than features)", (rnd(3, 7, 7), rnd(3, 7, 3))))
+    return cases
+
+
+def check_gather(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> CheckResult:
+    r"""Check ``student_fn(R, V) -> Z`` against Eq. 12 looped, :math:`z_i = \sum_j r_{ij} v_j`
+    (``R`` ``(B, N, N)``, ``V`` ``(B, N, M)``, ``Z`` ``(B, N, M)``, float64)."""
+    return run_checks(student_fn, _gather_literal, _gather_cases(seed),
+                      what="check_gather (Eq. 11-12)", verbose=verbose)
+
+
+# ------------------------------------------------------------------------------------ Eq. 13
+def distribute_literal(z: torch.Tensor, xi_logits: torch.Tensor, scale) -> torch.Tensor:
+    r"""Eq. 13 for one scale, region by region, with :func:`regr_edu.reference.distribute_region`.
+
+    Each cell's :math:`\xi` logits go through a softmax over the ``c_nu`` descriptors
+    (:func:`regr_edu.reference.softmax`); each region ``(t, gy, gx)`` hands its
+    :math:`z_i` (``c_mu x c_nu``) to its cells; regions at the bottom/right edge of a map that
+    the scale does not divide simply have fewer cells.
+    """
+    h, w = scale
+    B, c_nu, T, H, W = xi_logits.shape
+    c_mu = z.shape[-2]
+    Gh, Gw = -(-H // h), -(-W // w)
+    Y = torch.zeros(B, c_mu, T, H, W, dtype=z.dtype)
+    for b in range(B):
+        for t in range(T):
+            for gy in range(Gh):
+                for gx in range(Gw):
+                    cells = reference.region_cells(gy, gx, (h, w), H, W)
+                    logits = torch.stack([xi_logits[b, :, t, r, c] for r, c in cells], dim=1)
+                    xi = torch.stack([reference.softmax(logits[:, p])
+                                      for p in range(len(cells))], dim=1)  # (c_nu, P)
+                    Y_i = reference.distribute_region(z[b, t, gy, gx], xi)  # (c_mu, P)
+                    for p, (r, c) in enumerate(cells):
+                        Y[b, :, t, r, c] = Y_i[:, p]
+    return Y
+
+
+def _distribute_cases(seed: int) -> list[Case]:
+    g = torch.Generator().manual_seed(seed)
+
+    def case(name, B, T, H, W, scale, c_mu, c_nu, logit_scale=1.0):
+        Gh, Gw = -(-H // scale[0]), -(-W // scale[1])
+        z = torch.randn(B, T, Gh, Gw, c_mu, c_nu, generator=g, dtype=torch.float64)
+        xi = logit_scale * torch.randn(B, c_nu, T, H, W, generator=g, dtype=torch.float64)
+        return Case(name, (z, xi, scale))
+
+    return [
+        case("one region, one frame (c_mu=2, c_nu=3)", 1, 1, 2, 2, (2, 2), 2, 3),
+        case("c_mu = c_nu = 3 (a transposed z keeps its shape here)", 1, 1, 4, 6, (2, 3), 3, 3),
+        case("two images, 3x2 regions of 2x4 cells", 2, 1, 6, 8, (2, 4), 2, 4),
+        case("a clip of 3 frames", 1, 3, 4, 4, (2, 2), 2, 3),
+        case("scale (3, 2) on a 7x5 map: edge regions have fewer cells", 1, 2, 7, 5, (3, 2), 2, 3),
+        case("large logits (the softmax must be computed stably)", 1, 1, 4, 4, (2, 2), 2, 4,
+             logit_scale=1000.0),
+    ]
+
+
+def check_distribute(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> CheckResult:
+    r"""Check ``student_fn(z, xi_logits, scale) -> Y`` (Eq. 13, our reading) against
+    :func:`distribute_literal`.
+
+    ``z`` ``(B, T, Gh, Gw, c_mu, c_nu)``: each region's :math:`z_i` as a matrix;
+    ``xi_logits`` ``(B, c_nu, T, H, W)``: :math:`\xi` before its softmax over ``c_nu``;
+    ``scale`` ``(h, w)``, which need not divide ``(H, W)``. ``Y`` ``(B, c_mu, T, H, W)``: cell
+    ``p`` of region ``i`` gets :math:`z_i\,\mathrm{softmax}(\xi_p)`.
+    """
+    return run_checks(student_fn, distribute_literal, _distribute_cases(seed),
+                      what="check_distribute (Eq. 13)", verbose=verbose)
+
+
+# ------------------------------------------------------------------------------------ residual
+def _random_unit(seed: int):
+    from ..regr import ReGr
+    unit = ReGr(8, scales=((2, 2), (3, 3)), mu_channels=2, nu_channels=2).double()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in unit.parameters():
+            p.copy_(0.3 * torch.randn(p.shape, generator=g, dtype=torch.float64))
+        unit.bn.running_mean.copy_(torch.randn(8, generator=g, dtype=torch.float64))
+        unit.bn.running_var.copy_(torch.rand(8, generator=g, dtype=torch.float64) + 0.5)
+    return unit
+
+
+def check_residual_identity(student_fn: Callable, *, seed: int = 0,
+                            verbose: bool = True) -> CheckResult:
+    """Check that ``student_fn(unit)`` turns a ReGr unit with random weights into the identity map
+    (exactly, on an image and on a clip, in training and in eval mode) by changing only the last
+    BatchNorm's ``weight`` and ``bias`` — every other parameter must keep its value, so that it
+    starts learning from its initialisation."""
+    what = "check_residual_identity"
+    if not callable(student_fn):
+        raise TypeError(f"student_fn must be callable, got {type(student_fn).__name__}")
+    unit = _random_unit(seed)
+    before = {k: v.detach().clone() for k, v in unit.named_parameters()}
+
+    def done(passed: bool, message: str, n: int) -> CheckResult:
+        result = CheckResult(passed, f"{what}: {message}", n)
+        if verbose:
+            print(("PASS " if passed else "FAIL ") + result.message)
+        return result
+
+    try:
+        student_fn(unit)
+    except Exception as exc:  # the student's error is part of the report
+        return done(False, f"student_fn(unit) raised {type(exc).__name__}: {exc}", 1)
+    changed = [k for k, v in unit.named_parameters()
+               if k not in ("bn.weight", "bn.bias") and not torch.equal(v.detach(), before[k])]
+    if changed:
+        k = changed[0]
+        d = float((unit.get_parameter(k).detach() - before[k]).abs().max())
+        return done(False, f"parameter {k!r} (shape {tuple(before[k].shape)}) was changed (largest "
+                           f"change {d:.3g}); only the last BatchNorm ('bn.weight', 'bn.bias') "
+                           f"may change: zeroing an earlier layer also gives the identity, but the "
+                           f"paper zeroes the last BatchNorm's weight, so that every other layer "
+                           f"keeps its random initialisation and the branch opens smoothly as that "
+                           f"weight grows ({len(changed)} parameter(s) changed: {changed})", 1)
+    g = torch.Generator().manual_seed(seed + 1)
+    inputs = {"image (2, 8, 6, 7)": torch.randn(2, 8, 6, 7, generator=g, dtype=torch.float64),
+              "clip (2, 8, 2, 5, 6)": torch.randn(2, 8, 2, 5, 6, generator=g, dtype=torch.float64)}
+    n = 1
+    for name, x in inputs.items():
+        for training in (True, False):
+            n += 1
+            unit.train(training)
+            with torch.no_grad():
+                try:
+                    y = unit(x)
+                except Exception as exc:
+                    return done(False, f"case {n} '{name}, {'train' if training else 'eval'} "
+                                       f"mode': the unit raised {type(exc).__name__}: {exc}", n)
+            if y.shape != x.shape or not torch.equal(y, x):
+                if y.shape != x.shape:
+                    why = f"output shape {tuple(y.shape)}, input shape {tuple(x.shape)}"
+                else:
+                    diff = (y - x).abs()
+                    diff = torch.where(torch.isnan(diff), torch.full_like(diff, math.inf), diff)
+                    idx = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0])
+                    why = (f"output differs from the input: largest |y - x| = "
+                           f"{float(diff.max()):.3g} at index {idx} (y {float(y[idx]):.6g}, x "
+                           f"{float(x[idx]):.6g}); bn.weight = {unit.bn.weight.detach().tolist()}, "
+                           f"bn.bias = {unit.bn.bias.detach().tolist()}")
+                return done(False, f"case {n} '{name}, {'train' if training else 'eval'} mode': "
+                                   f"{why}", n)
+    return done(True, f"all {n} cases pass: the unit is the identity and only its last BatchNorm "
+                      f"changed", n)
