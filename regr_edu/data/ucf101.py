@@ -29,6 +29,7 @@ import torch.utils.data
 
 from .cub import read_table
 from .download import UCF101_FOLDER, UCF101_SPLITS_FOLDER
+from .transforms import to_float_clip
 
 log = logging.getLogger("regr_edu.data")
 
@@ -176,10 +177,10 @@ def sample_test_indices(n: int, frames: int = 8, clips: int = 10, window: int = 
 
 
 def _to_clip(frames: Sequence[np.ndarray]) -> torch.Tensor:
-    """``T`` arrays ``(H, W, 3)`` uint8 -> ``(3, T, H, W)`` float32 in ``[0, 1]``."""
+    """``T`` arrays ``(H, W, 3)`` uint8 -> a ``(3, T, H, W)`` uint8 view (channels last in
+    memory, as decoded)."""
     array = np.stack(frames)  # (T, H, W, 3) uint8
-    clip = torch.from_numpy(array).permute(3, 0, 1, 2)  # (3, T, H, W) uint8
-    return clip.float().div_(255.0)
+    return torch.from_numpy(array).permute(3, 0, 1, 2)  # (3, T, H, W) uint8, a view
 
 
 def _new_counter(value: int = 0):
@@ -233,9 +234,10 @@ class UCF101(torch.utils.data.Dataset):
         clips_per_video: training: random clips drawn per video per epoch (``len`` is videos x
             clips_per_video); testing: evenly spaced clips per video, all returned together
             (10 in the paper).
-        transform: called on each clip ``(3, T, H, W)`` float32 in ``[0, 1]`` at the video's own
-            size; it may return ``(3, T, h, w)`` or, for multi-crop, ``(crops, 3, T, h, w)``.
-            ``None`` keeps the decoded clip. :func:`regr_edu.data.ucf101_train_transform` and
+        transform: called on each decoded clip, a ``(3, T, H, W)`` **uint8** tensor at the
+            video's own size (resizing in uint8 is much faster); it returns ``(3, T, h, w)`` or,
+            for multi-crop, ``(crops, 3, T, h, w)``, float. ``None`` returns the decoded clip as
+            float32 in ``[0, 1]``. :func:`regr_edu.data.ucf101_train_transform` and
             :func:`regr_edu.data.ucf101_test_transform` are the paper's.
         window: consecutive frames a training clip is drawn from (64), see
             :func:`sample_train_indices`.
@@ -409,7 +411,9 @@ class UCF101(torch.utils.data.Dataset):
         return len(self.samples) * (self.clips_per_video if self.train else 1)
 
     def _apply(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.transform(clip) if self.transform is not None else clip
+        if self.transform is None:
+            return to_float_clip(clip)  # (3, T, H, W) float32 in [0, 1]
+        return self.transform(clip)
 
     def load(self, video: int) -> torch.Tensor:
         """Decode video ``video`` into the training clip or the stacked test views."""
