@@ -65,6 +65,16 @@ def test_labels_are_zero_based_and_handstand_quirk(ucf):
     assert test.targets == [0, 1, 2]
 
 
+def test_fixture_is_deterministic(tmp_path):
+    kwargs = dict(classes=("YoYo", "HandstandPushups"), groups=(1, 22), frames=(8, 12),
+                  size=(32, 24))
+    a = make_ucf101_fixture(tmp_path / "a", seed=5, **kwargs)[0].parent
+    b = make_ucf101_fixture(tmp_path / "b", seed=5, **kwargs)[0].parent
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert len(files) == 4 + 7
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+
+
 def test_names_match_case_insensitively(ucf, tmp_path):
     root = _copy(ucf, tmp_path)
     for name in ("trainlist01.txt", "testlist01.txt"):
@@ -188,6 +198,8 @@ def test_skips_are_counted_across_fork_workers(ucf, tmp_path):
                                          multiprocessing_context="fork")
     assert sum(len(y) for _, y in loader) == 9
     assert train.skipped == 1
+    import pickle  # spawn-style workers get a copy that keeps the count so far
+    assert pickle.loads(pickle.dumps(train)).skipped == 1
 
 
 def test_all_corrupt_raises_after_max_skips(ucf, tmp_path):
