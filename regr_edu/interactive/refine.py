@@ -331,3 +331,83 @@ def refine_widget(grid: torch.Tensor | None = None, cell: Sequence[int] | None =
     """Move a region with ``δx, δy`` in ``[-1, 1]`` and ``m`` in ``[0, 1]`` (the ranges Eq. 3's
     tanh and sigmoid give) and watch Eq. 4 redraw the grid."""
     return ShiftWidget(grid, cell, dx, dy, m)
+
+
+# ----------------------------------------------------------------------------- learning a move
+def fit_move(grid: torch.Tensor, target: torch.Tensor, steps: int = 150, lr: float = 0.05,
+             eta_std: float = 0.0, context: int = 1, seed: int = 0) -> dict:
+    r"""Train a fresh :class:`regr_edu.Refine` so that ``refine(grid)`` matches ``target``
+    (mean squared error, Adam) and record, step by step, the loss and the mean ``δx, δy, m``.
+
+    ``eta_std = 0`` keeps the package's zero initialisation of :math:`\eta`; ``eta_std > 0``
+    draws :math:`\eta`'s weights and bias from :math:`\mathcal{N}(0, \text{eta\_std}^2)` instead.
+    Returns ``dict(loss, dx, dy, m, grad_dx)`` (lists, one entry per step; ``grad_dx`` is the
+    size of the gradient reaching :math:`\eta`'s ``δx`` row) and the trained ``layer``.
+    """
+    from ..refine import Refine
+
+    grid = _check_grid(grid, channels=None)
+    if tuple(target.shape) != tuple(grid.shape):
+        raise ValueError(f"target must have the grid's shape {tuple(grid.shape)}, "
+                         f"got {tuple(target.shape)}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    eta_std = check_number("eta_std", eta_std, 0.0, 10.0)
+    torch.manual_seed(seed)
+    layer = Refine(grid.shape[1], context=context).to(grid.dtype)
+    if eta_std > 0:
+        with torch.no_grad():
+            layer.eta.weight.normal_(0.0, eta_std)
+            layer.eta.bias.normal_(0.0, eta_std)
+    opt = torch.optim.Adam(layer.parameters(), lr=lr)
+    hist: dict = dict(loss=[], dx=[], dy=[], m=[], grad_dx=[])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)              # tiny tensors: one thread is several times faster
+    try:
+        for _ in range(steps):
+            dx, dy, m = layer.offsets(grid)
+            loss = torch.mean((layer(grid) - target) ** 2)
+            opt.zero_grad()
+            loss.backward()
+            hist["loss"].append(loss.item())
+            hist["dx"].append(dx.mean().item())
+            hist["dy"].append(dy.mean().item())
+            hist["m"].append(m.mean().item())
+            g = layer.eta.weight.grad
+            hist["grad_dx"].append((g[0].norm() + layer.eta.bias.grad[0].abs()).item())
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    hist["layer"] = layer
+    return hist
+
+
+def fit_figure(histories: dict, target: tuple[float, float, float] | None = None) -> Figure:
+    """Loss and mean ``δx, δy, m`` against the training step, one line style per run of
+    :func:`fit_move` (``histories`` maps a label to its result); ``target`` marks the move the
+    target was made with."""
+    if not histories:
+        raise ValueError("histories must hold at least one run of fit_move, got {}")
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    ax_l, ax_p = fig.subplots(1, 2)
+    styles = ("-", "--", ":", "-.")
+    handles = []
+    for k, (label, h) in enumerate(histories.items()):
+        ls = styles[k % len(styles)]
+        ax_l.semilogy(h["loss"], ls, color="black")
+        for key, color in (("dx", "tab:red"), ("dy", "tab:blue"), ("m", "tab:green")):
+            ax_p.plot(h[key], ls, color=color)
+        handles.append(Line2D([], [], color="black", ls=ls, label=label))
+    if target is not None:
+        for value, color in zip(target, ("tab:red", "tab:blue", "tab:green")):
+            ax_p.axhline(value, color=color, lw=0.8, alpha=0.5)
+    for ax in (ax_l, ax_p):
+        ax.set_xlabel("training step")
+    ax_l.set_ylabel("mean squared error")
+    ax_p.set_ylabel("mean over the regions")
+    ax_l.set_title("loss", fontsize=10)
+    ax_p.set_title("δx (red), δy (blue), m (green); thin lines: the target's", fontsize=10)
+    fig.legend(handles=handles, loc="outside right center", fontsize=9)
+    return fig
