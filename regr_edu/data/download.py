@@ -166,10 +166,11 @@ def download_url(url: str, dest: "str | os.PathLike[str]", md5: str | None = Non
     part = dest.with_name(dest.name + ".part")
     open_url = opener or urllib.request.urlopen
     attempt = 0
-    last_error: object = "the server closed the connection early"
+    last_error: object = None
     while True:
         try:
             complete = _fetch_into(open_url, url, part, timeout, chunk_size, progress)
+            last_error = "the server closed the connection before the end"
         except urllib.error.HTTPError as err:
             if err.code == 416 and part.exists():  # range past the end: .part may be complete
                 complete = True
