@@ -4,10 +4,11 @@ MyST notebooks in ``book/`` are converted with jupytext into ``_build/nbval/`` (
 only ``.ipynb``) and run in the same pytest session, so one closing line counts everything.
 Extra arguments are passed to pytest (``make test ARGS=-x`` is not needed: call this script).
 
-``tests/test_book_render.py`` opens the built book in headless Chromium. When no Chromium is on
-PATH this script installs Debian's ``chromium`` with apt-get (about 20 s; needs root, as in CI).
-If that is impossible it warns and the render test skips itself -- except under ``CI=true``,
-where a missing browser fails the run here, loudly, instead of silently skipping the test.
+``tests/test_book_render.py`` opens the built book in headless Chromium, and the UCF101 tests
+extract RAR archives with ``unar``. When either is missing this script installs Debian's
+``chromium``/``unar`` with apt-get (about 20 s; needs root, as in CI). If that is impossible it
+warns and those tests skip themselves -- except under ``CI=true``, where a missing tool fails the
+run here, loudly, instead of silently skipping tests.
 """
 from __future__ import annotations
 
@@ -39,30 +40,45 @@ def convert_notebooks() -> list[pathlib.Path]:
     return out
 
 
-def ensure_chromium() -> bool:
-    """Install Debian's chromium when no browser is on PATH. False if none can be had."""
-    if any(shutil.which(name) for name in BROWSERS):
+def _apt_install(packages: list[str]) -> bool:
+    """Install Debian packages with apt-get when running as root; False if that is impossible."""
+    if not (shutil.which("apt-get") and os.geteuid() == 0):
+        return False
+    print(f"installing Debian packages {packages} for the tests (apt-get, about 20 s)", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    return (subprocess.call(["apt-get", "update", "-qq"], env=env) == 0
+            and subprocess.call(["apt-get", "install", "-y", "-qq", *packages], env=env) == 0)
+
+
+def ensure_system_tools() -> bool:
+    """Chromium (the book render test) and unar (UCF101's RAR extraction tests).
+
+    Installed when missing and possible. Without them those tests skip themselves, except under
+    ``CI=true``, where a missing tool fails the run here instead of silently skipping tests.
+    """
+    missing = []
+    if not any(shutil.which(name) for name in BROWSERS):
+        missing.append("chromium")
+    if not shutil.which("unar"):
+        missing.append("unar")
+    if missing:
+        _apt_install(missing)
+    still = [p for p in missing if not shutil.which(p)]
+    if not still:
         return True
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        print("chromium is not installed: installing Debian's chromium for the book render "
-              "test (apt-get, about 20 s)", flush=True)
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        if (subprocess.call(["apt-get", "update", "-qq"], env=env) == 0
-                and subprocess.call(["apt-get", "install", "-y", "-qq", "chromium"], env=env) == 0
-                and shutil.which("chromium")):
-            return True
-    message = ("no headless Chromium for tests/test_book_render.py, and it could not be "
-               "installed (run `apt-get install -y chromium` as root)")
+    message = (f"{still} not installed and could not be installed "
+               f"(run `apt-get install -y {' '.join(still)}` as root)")
     if ci:
-        print(f"ERROR: {message}. CI=true: the render test may not be skipped.", file=sys.stderr)
+        print(f"ERROR: {message}. CI=true: their tests may not be skipped.", file=sys.stderr)
         return False
-    print(f"WARNING: {message}; the render test will be skipped.", file=sys.stderr, flush=True)
+    print(f"WARNING: {message}; the tests that need them will be skipped.", file=sys.stderr,
+          flush=True)
     return True
 
 
 def main(argv: list[str]) -> int:
-    if not ensure_chromium():
+    if not ensure_system_tools():
         return 3
     notebooks = convert_notebooks()
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax",
