@@ -45,6 +45,9 @@ def _atomic_write(path: pathlib.Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)                 # mkstemp makes 0600 files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -143,7 +146,8 @@ def run(quick: bool, batch: int, repeats: int, device: str) -> costs.Record:
     if not quick:
         print("variants ...", flush=True)
         rec.variants = costs.unit_costs(costs.bar_shapes(), costs.VARIANTS, batch=batch,
-                                        repeats=repeats, memory=True, device=device)
+                                        repeats=repeats, memory=True, device=device,
+                                        table="variants")
     print("backbones ...", flush=True)
     if quick:
         rec.backbones = costs.backbone_costs(units=(None, "regr", "nl"), num_units=(1,),

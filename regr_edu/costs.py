@@ -58,6 +58,10 @@ BARS = {  # the issue's bars on this machine, with SPEC defaults
 }
 
 
+METRIC_LABELS = {"gflops": "GFLOPs (forward)", "time_ms": "fwd+bwd time (ms)",
+                 "saved_mb": "saved for backward (MB)", "peak_mb": "peak memory (MB)"}
+
+
 @dataclass(frozen=True)
 class Shape:
     """A unit's input map: ``C`` channels on ``size`` = ``(H, W)`` or ``(T, H, W)``."""
@@ -210,7 +214,7 @@ def _threads() -> int:
 
 def unit_costs(shapes: Iterable[Shape], units: Mapping[str, tuple[str, dict]] = UNITS,
                batch: int = 2, repeats: int = 5, memory: bool = True,
-               device: str = "cpu") -> list[dict[str, Any]]:
+               device: str = "cpu", table: str = "units") -> list[dict[str, Any]]:
     """One row per (shape, unit): params, forward FLOPs (per batch), median forward+backward time,
     memory saved for backward and (if ``memory``) peak memory. Within a shape the units are timed
     interleaved."""
@@ -223,7 +227,7 @@ def unit_costs(shapes: Iterable[Shape], units: Mapping[str, tuple[str, dict]] = 
                                   for k, m in mods.items()}, repeats=repeats)
         for label, m in mods.items():
             flops, by_op, saved = forward_stats(m, x)
-            row = dict(table="units", shape=shape.label, unit=label, channels=shape.channels,
+            row = dict(table=table, shape=shape.label, unit=label, channels=shape.channels,
                        size=shape.hw, batch=batch, params=count_params(m), gflops=flops / 1e9,
                        time_ms=1e3 * statistics.median(times[label]),
                        time_ms_min=1e3 * min(times[label]), repeats=repeats, threads=_threads(),
@@ -241,9 +245,10 @@ def hw_sweep(sides: Sequence[int], channels: int = 512,
              repeats: int = 5, device: str = "cpu") -> list[dict[str, Any]]:
     """How each unit's cost grows with the map: square ``H = W`` maps of ``channels``."""
     shapes = [Shape(f"{s}x{s}", channels, (s, s)) for s in sides]
-    rows = unit_costs(shapes, units, batch=batch, repeats=repeats, memory=True, device=device)
+    rows = unit_costs(shapes, units, batch=batch, repeats=repeats, memory=True, device=device,
+                      table="sweep")
     for r, s in zip(rows, [s for s in sides for _ in units]):
-        r.update(table="sweep", side=s, positions=s * s)
+        r.update(side=s, positions=s * s)
     return rows
 
 
@@ -254,10 +259,11 @@ def backbone_costs(units: Sequence[str | None] = (None, "regr", "nl", "cgnl", "g
     """ResNet-50 with 0, 1 or 5 units of each kind: params, forward FLOPs at ``flop_side``, and
     (if ``time_side``) median forward+backward time at ``time_side``, interleaved."""
     from .models import resnet50
+    label_of = {name: label for label, (name, opts) in UNITS.items()}     # "nl" -> "NL"
     configs: dict[str, tuple[str | None, int]] = {}
     for u in units:
         for n in ((0,) if u is None else num_units):
-            configs["ResNet-50" if u is None else f"+{n} {dict(regr='ReGr', nl='NL', cgnl='CGNL', glore='GloRe')[u]}"] = (u, n)
+            configs["ResNet-50" if u is None else f"+{n} {label_of[u]}"] = (u, n)
     rows = []
     flop_x = make_input(1, 3, (flop_side, flop_side), requires_grad=False)
     models = {}
@@ -356,8 +362,7 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("gfl
                "saved_mb"), title: str = ""):
     """Small multiples: one panel per metric, cost against the number of positions, log-log."""
     import matplotlib.pyplot as plt
-    labels = {"gflops": "GFLOPs (forward)", "time_ms": "fwd+bwd time (ms)",
-              "saved_mb": "saved for backward (MB)", "peak_mb": "peak memory (MB)"}
+    labels = METRIC_LABELS
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4), squeeze=False)
     units = list(dict.fromkeys(r["unit"] for r in rows))
     for ax, metric in zip(axes[0], metrics):
@@ -366,8 +371,11 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("gfl
                          if r["unit"] == u and metric in r)
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=u)
-        ax.set(xscale="log", yscale="log", xlabel="positions H x W", title=labels.get(metric,
-                                                                                      metric))
+        ax.set(xscale="log", yscale="log", xlabel="map H x W (log of positions)",
+               title=labels.get(metric, metric))
+        ticks = sorted({(r["positions"], r["size"]) for r in rows})
+        ax.set_xticks([p for p, _ in ticks], [s for _, s in ticks], fontsize=7)
+        ax.xaxis.set_minor_locator(plt.NullLocator())
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     if title:
@@ -379,6 +387,7 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("gfl
 def plot_units(rows: Sequence[Mapping[str, Any]], metric: str = "time_ms", title: str = ""):
     """Small multiples: one bar panel per shape, one bar per unit."""
     import matplotlib.pyplot as plt
+    labels = METRIC_LABELS
     shapes = list(dict.fromkeys(r["shape"] for r in rows))
     fig, axes = plt.subplots(1, len(shapes), figsize=(2.6 * len(shapes), 3.2), squeeze=False,
                              sharey=False)
@@ -388,7 +397,7 @@ def plot_units(rows: Sequence[Mapping[str, Any]], metric: str = "time_ms", title
                color=[f"C{i}" for i in range(len(sub))])
         ax.set_title(s, fontsize=9)
         ax.tick_params(axis="x", rotation=60, labelsize=7)
-    axes[0][0].set_ylabel(metric)
+    axes[0][0].set_ylabel(labels.get(metric, metric))
     if title:
         fig.suptitle(title)
     fig.tight_layout()

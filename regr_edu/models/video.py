@@ -1,11 +1,12 @@
-r"""Video ResNet-50s of the non-local paper (Wang et al. 2018): C2D and I3D, for ``(B, 3, T, H, W)``.
+r"""Video ResNet-50s of the non-local paper (Wang et al. 2018), C2D and I3D, for clips
+``(B, 3, T, H, W)``.
 
 Both are ResNet-50 with 3-D layers whose parameters keep torchvision's names, so the 2-D ImageNet
 weights load by *inflation* (:func:`.weights.inflate`): a 2-D kernel becomes ``kt`` copies along
 time divided by ``kt``.
 
-- **C2D**: every kernel is ``1 x k x k`` — 2-D convolutions frame by frame; time is mixed only by a
-  ``3x1x1`` max pooling of stride 2 after res2 (and by the units).
+- **C2D**: every kernel is ``1 x k x k`` — 2-D convolutions frame by frame; time is mixed only by
+  a ``3x1x1`` max pooling of stride 2 after res2 (and by the units).
 - **I3D**: as C2D, with conv1 inflated to ``5x7x7`` and the first ``1x1`` of every other bottleneck
   inflated to ``3x1x1`` (the non-local paper's I3D\ :sub:`3x1x1`; the table below).
 
