@@ -79,7 +79,7 @@ def relation_matrix(relation: str, x: torch.Tensor,
 
     ``R`` ``(N, N)`` (bilinear, GCN; ``None`` for attention), ``Lc`` ``(M,)`` and ``Ls`` ``(N,)``
     (attention; ``None`` otherwise), ``V`` ``(N, M)``, ``Z`` ``(N, M)``, ``grids``, ``scales``,
-    ``N``, ``M``, ``relation`` and ``options``.
+    ``N``, ``M``, ``relation``, ``options`` and the ``unit`` itself.
     """
     check_relation(relation)
     x = _check_map(x)
@@ -89,7 +89,8 @@ def relation_matrix(relation: str, x: torch.Tensor,
     unit.eval()
     with torch.no_grad():
         info = unit.explain(x)
-    out: dict[str, Any] = dict(relation=relation, options=dict(options), scales=unit.scales,
+    out: dict[str, Any] = dict(relation=relation, options=dict(options), unit=unit,
+                               scales=unit.scales,
                                grids=info["grids"], V=info["V"][0], Z=info["Z"][0],
                                N=info["V"].shape[1], M=info["V"].shape[2], R=None, Lc=None, Ls=None)
     if "R" in info:
@@ -129,6 +130,17 @@ def on_grids(values: torch.Tensor, grids: Sequence[tuple[int, int, int]]) -> lis
         out.append(values[start:start + Gh * Gw].reshape(Gh, Gw).numpy())
         start += T * Gh * Gw
     return out
+
+
+def row_similarity(R: torch.Tensor) -> float:
+    """Mean correlation between two different rows of ``R`` ``(N, N)``: near 1 when every
+    region gathers from the others in the same proportions, near 0 when each row is its own."""
+    if not isinstance(R, torch.Tensor) or R.dim() != 2 or R.shape[0] != R.shape[1] or R.shape[0] < 2:
+        raise ValueError(f"R must be a square (N, N) tensor with N >= 2, "
+                         f"got {tuple(R.shape) if isinstance(R, torch.Tensor) else R!r}")
+    C = torch.corrcoef(R.detach().to(torch.float64))               # (N, N) row correlations
+    off = ~torch.eye(R.shape[0], dtype=torch.bool, device=R.device)
+    return float(C[off].mean())
 
 
 def _default_region(grids) -> int:
@@ -329,7 +341,8 @@ def cost_figure(Ns: Sequence[int], M: int = 64, marks: dict[str, int] | None = N
         ax.set_xlabel("N, number of regions")
         ax.set_ylabel(what)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=9)
+    ax_f.legend(fontsize=9, loc="lower right")
+    ax_p.legend(fontsize=9, loc="center right")
     ax_f.set_title(f"cost of one relation, M = {M}", fontsize=10)
     ax_p.set_title("parameters of one relation", fontsize=10)
     return fig
