@@ -132,3 +132,21 @@ def test_widget_redraws_the_chosen_relation_and_row():
         w.relation.value = "nonlocal"                # not an option of the dropdown
     with pytest.raises(ValueError, match=r"region must be an integer in \[0, 19\]"):
         irl.relation_widget(x, image, scales=SCALES, region=25)
+
+
+def test_row_similarity():
+    same_rows = torch.ones(5, 1) @ torch.rand(1, 5)               # every row identical
+    assert irl.row_similarity(same_rows) == pytest.approx(1.0)
+    torch.manual_seed(0)
+    assert abs(irl.row_similarity(torch.randn(200, 200))) < 0.05  # independent rows
+    with pytest.raises(ValueError, match=r"R must be a square \(N, N\) tensor with N >= 2, "
+                                         r"got \(3, 4\)"):
+        irl.row_similarity(torch.zeros(3, 4))
+
+
+def test_relation_matrix_returns_its_unit():
+    _, x = _small_input()
+    res = irl.relation_matrix("bilinear", x, SCALES, seed=1)
+    assert isinstance(res["unit"], rg.ReGr)
+    with torch.no_grad():
+        torch.testing.assert_close(res["unit"].relation.matrix(res["V"][None])[0], res["R"])
