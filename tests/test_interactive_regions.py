@@ -1,0 +1,180 @@
+"""The regions chapter's inputs, figures and widget: arguments validated, the widget redraws."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import regr_edu as rg
+from regr_edu.interactive import regions as ir
+from regr_edu.interactive._photo import photo
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A 128-pixel photograph and its 8 x 8 layer3 map (stride 16)."""
+    image = photo("astronaut", 128)
+    return image, ir.feature_map(image, "layer3")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")
+
+
+# ----------------------------------------------------------------------------- inputs
+def test_feature_map_shapes_and_strides(small):
+    image, feature = small
+    assert feature.shape == (1, 256, 8, 8) and not feature.requires_grad
+    assert ir.feature_map(image, "layer2").shape == (1, 128, 16, 16)
+    assert ir.feature_map(image, "layer1").shape == (1, 64, 32, 32)
+    clip = ir.pan_clip(photo("astronaut", 160), frames=3, size=64, step=48)
+    assert clip.shape == (3, 3, 64, 64)
+    f = ir.feature_map(clip, "layer3")
+    assert f.shape == (1, 256, 3, 4, 4)
+    # a clip runs frame by frame through the 2-D network (as a C2D network does)
+    torch.testing.assert_close(f[:, :, 1], ir.feature_map(clip[:, 1], "layer3"))
+
+
+def test_feature_map_is_deterministic_and_leaves_the_global_rng(small):
+    image, feature = small
+    state = torch.random.get_rng_state()
+    again = ir.feature_map(image, "layer3", seed=0)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.testing.assert_close(again, feature, rtol=0, atol=0)
+    assert not torch.allclose(ir.feature_map(image, "layer3", seed=1), feature)
+
+
+def test_pan_clip_moves_right():
+    image = photo("astronaut", 160)
+    clip = ir.pan_clip(image, frames=3, size=64, step=16, top=0)
+    torch.testing.assert_close(clip[:, 1, :, :-16], clip[:, 0, :, 16:])
+    torch.testing.assert_close(clip[:, 0], image[:, :64, :64])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ir.feature_map(torch.rand(1, 3, 64, 64)), r"image must be \(3, Hi, Wi\) or a clip"),
+    (lambda: ir.feature_map(torch.rand(3, 60, 64)), r"multiples of the stride 16 of layer3, got "
+                                                    r"shape \(3, 60, 64\)"),
+    (lambda: ir.feature_map(torch.rand(3, 64, 64), "layer4"), r"stage must be one of"),
+    (lambda: ir.pan_clip(torch.rand(3, 64, 64), frames=2, size=64, step=8),
+     r"needs an image at least 64 high and 72 wide, got image of shape \(3, 64, 64\)"),
+    (lambda: ir.pan_clip(torch.rand(3, 64, 128), frames=2, size=32, step=8, top=40),
+     r"top must be an integer in \[0, 32\]"),
+    (lambda: ir.pan_clip(torch.rand(3, 64, 128), frames=0), r"frames must be a positive integer"),
+])
+def test_inputs_reject_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ----------------------------------------------------------------------------- counts
+def test_region_counts_follow_eq1_and_the_padding():
+    c = ir.region_counts((28, 28), [(4, 4), (7, 7)])
+    assert c["N"] == 49 + 16
+    assert [r["grid"] for r in c["per_scale"]] == [(7, 7), (4, 4)]
+    assert [r["cells"] for r in c["per_scale"]] == [16, 49]
+    # UCF101: 8 frames of 14 x 14, scales (3, 3) and (5, 5) do not divide 14
+    c = ir.region_counts((8, 14, 14), [(3, 3), (5, 5)])
+    assert c["N"] == 8 * (25 + 9) == rg.regr.count_regions((8, 14, 14), [(3, 3), (5, 5)])
+    assert all(r["padded"] for r in c["per_scale"])
+    text = ir.describe_counts((8, 14, 14), [(3, 3)])
+    assert "scale (3, 3): 8 x 5 x 5 = 200 regions of P = 9 cells (padded)" in text
+
+
+@pytest.mark.parametrize("scales, match", [
+    ([(4, 4), (4, 4)], r"scales must not repeat a scale"),
+    ([(29, 4)], r"scale \(h, w\)=\(29, 4\) must not be larger than the map \(H, W\)=\(28, 28\)"),
+    ([(0, 4)], r"scales\[0\] must be a pair \(h, w\) of positive integers, got \(0, 4\)"),
+    ([], r"scales must hold at least one"),
+])
+def test_region_counts_reject_bad_scales(scales, match):
+    with pytest.raises(ValueError, match=match):
+        ir.region_counts((28, 28), scales)
+
+
+# ----------------------------------------------------------------------------- figures
+def test_figures_are_built(small):
+    image, feature = small
+    fig = ir.regions_figure(image, feature, [(4, 4), (3, 3)])
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert "N = 4 + 9".replace("4 + 9", "13") in fig._suptitle.get_text()
+    fig = ir.regions_grid(image, feature, [[(1, 1)], [(4, 4)], [(4, 4), (8, 8)]])
+    assert len(fig.axes) == 6
+    assert isinstance(ir.layout_figure(14, 14, (3, 3), "pad"), Figure)
+    assert isinstance(ir.layout_figure(14, 14, (5, 5), "unequal"), Figure)
+    clip = ir.pan_clip(photo("astronaut", 160), frames=3, size=64, step=48)
+    assert len(ir.clip_regions_figure(clip, ir.feature_map(clip), (3, 3)).axes) == 6
+
+
+def test_feature_rgb_reuses_a_basis(small):
+    _, feature = small
+    rgb, basis = ir.feature_rgb(feature)
+    assert rgb.shape == (8, 8, 3) and rgb.min() >= 0 and rgb.max() <= 1
+    same, _ = ir.feature_rgb(feature, basis)
+    assert (same == rgb).all()
+    other, _ = ir.feature_rgb(feature * 0.5, basis)       # same colours: a darker map differs
+    assert not (other == rgb).all()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda im, f: ir.regions_figure(im, f, [(9, 2)]),
+     r"scale \(h, w\)=\(9, 2\) must not be larger than the map \(H, W\)=\(8, 8\)"),
+    (lambda im, f: ir.regions_figure(im[:, :120], f, [(2, 2)]),
+     r"image \(Hi, Wi\)=\(120, 128\) must be the feature map \(H, W\)=\(8, 8\) times one whole "
+     r"stride"),
+    (lambda im, f: ir.regions_figure(im[:1], f, [(2, 2)]), r"image must be an RGB image"),
+    (lambda im, f: ir.regions_figure(im, torch.cat([f, f]), [(2, 2)]), r"feature must be one map"),
+    (lambda im, f: ir.regions_grid(im, f, []), r"scale_sets must be a non-empty list"),
+    (lambda im, f: ir.layout_figure(40, 14, (3, 3)), r"H and W must be at most 32"),
+    (lambda im, f: ir.layout_figure(14, 14, (3, 3), "crop"), r"reading must be one of"),
+    (lambda im, f: ir.layout_figure(14, 14, (15, 3)), r"must not be larger than the map"),
+])
+def test_figures_reject_bad_arguments(small, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(*small)
+
+
+# ----------------------------------------------------------------------------- the widget
+def test_widget_redraws_when_a_slider_moves(small):
+    image, feature = small
+    box = ir.regions_widget(image, feature, scale=(4, 4), second=(2, 2))
+    assert box.h.max == 8 and box.w.max == 8 and box.h.min == 1      # the figure's own rule
+    assert box.scales == ((4, 4), (2, 2))
+    assert "N = 20 regions in all" in box.info.value                # 4 + 16
+    first = box.image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+
+    box.h.value = 8                                                  # scale (8, 4): 2 regions
+    assert box.scales == ((8, 4), (2, 2))
+    assert "scale (8, 4): 1 x 2 = 2 regions of P = 32 cells" in box.info.value
+    assert box.image.value != first
+
+    box.two.value = False                                            # one scale only
+    assert box.scales == ((8, 4),) and "N = 2 regions in all" in box.info.value
+    assert box.h2.disabled and box.w2.disabled
+
+    box.two.value = True
+    box.h2.value, box.w2.value = 8, 4                                # the same scale twice: one set
+    assert box.scales == ((8, 4),)
+
+    box.w.value = 3                                                  # does not divide 8: padded
+    assert "scale (8, 3): 1 x 3 = 3 regions of P = 24 cells (padded)" in box.info.value
+
+
+def test_widget_bounds_reject_out_of_range_values(small):
+    image, feature = small
+    box = ir.regions_widget(image, feature, scale=(2, 2), second=None)
+    assert not box.two.value and box.scales == ((2, 2),)
+    box.h.value = 100                      # ipywidgets clamps to the bound ...
+    assert box.h.value == 8 and box.scales == ((8, 2),)
+    box.w.value = 0
+    assert box.w.value == 1
+    with pytest.raises(ValueError, match=r"must not be larger than the map"):
+        ir.regions_figure(image, feature, [(100, 2)])                # ... the function says why
+    with pytest.raises(ValueError, match=r"scale must be a pair"):
+        ir.regions_widget(image, feature, scale=(0, 2))
