@@ -236,6 +236,21 @@ def test_load_checkpoint_round_trip(tmp_path, regr_model):
     assert got["unit"] == "regr" and not m.training
 
 
+def test_load_checkpoint_of_a_training_run(tmp_path):
+    from regr_edu.training import make_config, run
+    run(make_config({"train_samples": 16, "test_samples": 8, "epochs": 1, "batch_size": 8,
+                     "max_steps": 1, "unit": "regr", "unit_kwargs": {"scales": [[4, 4]]},
+                     "output_dir": str(tmp_path), "progress": False, "threads": 1}))
+    model, args = viz.load_checkpoint(tmp_path / "checkpoint.pth")
+    saved = torch.load(tmp_path / "checkpoint.pth", weights_only=True)["model"]
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, saved[k])
+    assert args["unit"] == "regr" and list(model.units) == ["layer2_0"]
+    x = torch.rand(1, 3, 64, 64)
+    (_, info), = viz.explain_units(model, x).items()
+    assert info["R"].shape == (1, 16, 16)                   # (4, 4) regions of a 16 x 16 map
+
+
 # ------------------------------------------------------------------ bad arguments
 def test_bad_arguments_are_clear_value_errors(explained, regr_model, tmp_path):
     x, _, info, boxes = explained

@@ -2,8 +2,9 @@
 
 The file is read with ``torch.load(..., weights_only=True)`` (tensors and plain containers only,
 nothing executed). A checkpoint holds the model's ``state_dict`` under ``"model"`` and the
-training arguments under ``"args"``; the model is rebuilt from the arguments (``model``,
-``unit``, ``num_units``, ``num_classes`` ...) unless ``build`` is given.
+training configuration under ``"args"`` (:class:`regr_edu.training.TrainConfig` as a dict, with
+``model``, ``unit``, ``num_units``, ``unit_kwargs``, ``model_kwargs``, ``image_size`` ...); the
+model is rebuilt from it with the training code's own ``build_model`` unless ``build`` is given.
 """
 from __future__ import annotations
 
@@ -29,23 +30,27 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
-def model_from_args(args: Mapping[str, Any], num_classes: int | None = None) -> nn.Module:
-    """Rebuild the network that ``regr_edu.train`` built for ``args``."""
-    from .. import models
+def model_from_args(args: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> nn.Module:
+    """Rebuild the network that ``regr_edu.train`` built for ``args`` (its ``TrainConfig`` as a
+    dict), with :func:`regr_edu.training.build_model`. The number of classes is read from the
+    classifier's weight in ``state``; the input size from ``image_size`` (and ``frames``)."""
+    from types import SimpleNamespace
 
-    name = args.get("model")
-    if name not in BUILDERS:
-        raise ValueError(f"checkpoint args['model'] must be one of {list(BUILDERS)}, got {name!r}")
-    n = num_classes if num_classes is not None else args.get("num_classes")
-    if n is None:
-        raise ValueError("num_classes must be given: the checkpoint's args hold no num_classes")
-    kwargs: dict[str, Any] = dict(unit=args.get("unit"))
-    if args.get("unit") is not None:
-        kwargs["num_units"] = int(args.get("num_units", 1))
-    if args.get("input_size") is not None:
-        kwargs["input_size"] = tuple(args["input_size"])
-    unit_kwargs = args.get("unit_kwargs") or {}
-    return getattr(models, name)(int(n), **kwargs, **dict(unit_kwargs))
+    from ..training import TrainConfig, build_model
+    from ..training.config import FIELDS
+
+    if args.get("model") not in BUILDERS:
+        raise ValueError(f"checkpoint args['model'] must be one of {list(BUILDERS)}, got "
+                         f"{args.get('model')!r}")
+    if "fc.weight" not in state:
+        raise ValueError("checkpoint's model state must hold the classifier 'fc.weight' (to read "
+                         f"the number of classes), got keys {sorted(state)[:6]} ...")
+    cfg = TrainConfig(**{k: v for k, v in args.items() if k in FIELDS})
+    cfg.weights = None              # the checkpoint has every weight: never fetch ImageNet's
+    S = cfg.image_size
+    data = SimpleNamespace(num_classes=int(state["fc.weight"].shape[0]),
+                           input_size=(cfg.frames, S, S) if cfg.is_video else (S, S))
+    return build_model(cfg, data)
 
 
 def load_checkpoint(path: str | os.PathLike,
@@ -55,7 +60,8 @@ def load_checkpoint(path: str | os.PathLike,
 
     Args:
         path: the checkpoint file (e.g. ``runs/cub_regr/checkpoint.pth``).
-        build: ``args -> model`` to rebuild the network (default :func:`model_from_args`).
+        build: ``args -> model`` to rebuild the network (default: :func:`model_from_args`,
+            as ``regr_edu.train`` built it).
         device: where to put the model.
 
     Returns:
@@ -68,6 +74,6 @@ def load_checkpoint(path: str | os.PathLike,
         raise ValueError(f"checkpoint must hold the model's state_dict under 'model', got keys "
                          f"{sorted(ckpt)[:8]}")
     args = dict(ckpt.get("args") or {})
-    model = (build or model_from_args)(args)
+    model = build(args) if build is not None else model_from_args(args, state)
     model.load_state_dict(state)
     return model.to(device).eval(), args
