@@ -90,7 +90,7 @@ def test_shapes_table_lists_every_step_with_measured_shapes():
     shapes = {row[1]: row[3] for row in table.rows if row[1] in ("V", "R", "Z = R V")}
     assert shapes == {"V": (1, 65, 32), "R": (1, 65, 65), "Z = R V": (1, 65, 32)}
     assert table.rows[-1][3] == (1, 32, 28, 28)
-    assert "<table>" in table._repr_html_() and "BN(W_out sum Y)" in str(table)
+    assert "<table>" in table._repr_html_() and "<td" in table._repr_html_() and "BN(W_out sum Y)" in str(table)
     att = iu.shapes_table(iu.demo_unit(relation="attention"), iu.demo_map())
     assert any(row[1] == "L_s" and row[3] == (1, 65, 1) for row in att.rows)
 

@@ -118,7 +118,7 @@ def demo_map(kind: str = "image", *, channels: int = 32, size: int = 28, frames:
     k = size / 28.0                                              # object layout drawn for 28x28
     sig = torch.randn(2, channels, generator=g, dtype=torch.float64)
     sig = 2.0 * sig / sig.norm(dim=1, keepdim=True)              # (2, C): signatures of A and B
-    x = 0.35 * torch.randn(channels, T, H, W, generator=g, dtype=torch.float64)
+    x = 0.2 * torch.randn(channels, T, H, W, generator=g, dtype=torch.float64)
     labels = torch.zeros(T, H, W, dtype=torch.long)
     rows = torch.arange(H, dtype=torch.float64)[:, None]
     cols = torch.arange(W, dtype=torch.float64)[None, :]
@@ -318,9 +318,10 @@ class Table:
 
     def _repr_html_(self) -> str:
         import html
-        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                       for r in self.rows)
+        pad = ' style="padding: 0.1em 0.9em; text-align: left"'
+        head = "".join(f"<th{pad}>{html.escape(str(h))}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td{pad}>{html.escape(str(c))}</td>" for c in r)
+                       + "</tr>" for r in self.rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -453,8 +454,8 @@ def option_effect(option: str, x: torch.Tensor | None = None, *, scales: object 
         option: a name from :data:`OPTIONS` (``"nu_softmax"``, ``"refine_context"``,
             ``"refine_mode"``, ``"relation_norm"``, ``"gcn_scale"``, ``"attention_mode"``,
             ``"padding"``, ``"distribution"``); it must apply to ``relation`` and ``refine``.
-        x: the input (default :func:`demo_map`; for ``"padding"`` a 14x14 clip, which the
-            default scales (3, 3) and (5, 5) do not divide).
+        x: the input (default :func:`demo_map`; for ``"padding"`` a two-frame 14x14 clip,
+            which the default scales (3, 3) and (5, 5) do not divide, or 13x13 with ``scales``).
         scales: default ``(4, 4), (7, 7)`` (``(3, 3), (5, 5)`` for ``"padding"``); or a preset name.
 
     Returns:
@@ -474,7 +475,7 @@ def option_effect(option: str, x: torch.Tensor | None = None, *, scales: object 
     if x is None and option == "padding":
         # the paper's video case: a 14x14 map, scales (3, 3) and (5, 5); other scales: 13x13,
         # which no scale but (1, 1) divides
-        x = demo_map("clip", size=14 if scales is None else 13)
+        x = demo_map("clip", size=14 if scales is None else 13, frames=2)
     x = demo_map("image") if x is None else x
     if scales is None:
         scales = ((3, 3), (5, 5)) if option == "padding" else ((4, 4), (7, 7))
@@ -718,35 +719,84 @@ def gather_figure(unit: ReGr | None = None, x: torch.Tensor | None = None, regio
     r = s["R"][0, region]                                            # (N,)
     H, W = s["x"].shape[-2:]
     ns = len(s["scales"])
-    fig, axes = plt.subplots(1, ns + 2, figsize=(3.2 * (ns + 2) + 1.5, 3.6), layout="constrained",
-                             gridspec_kw={"width_ratios": [1] * (ns + 1) + [1.6]})
-    axes[0].imshow(_channel_norm(s["x"][:, :, t:t + 1]).cpu().numpy(), cmap="gray")
-    axes[0].set_title(f"input (|x| per cell), frame {t}" if s["x"].shape[2] > 1 else "input |x|")
-    _outline(axes[0], gy, gx, s["scales"][k], "red")
+    fig = plt.figure(figsize=(2.6 * (ns + 1) + 1.2, 6.0), layout="constrained")
+    grid_spec = fig.add_gridspec(2, ns + 1, height_ratios=[1.15, 1])
+    maps = [fig.add_subplot(grid_spec[0, j]) for j in range(ns + 1)]
+    bars = fig.add_subplot(grid_spec[1, :])
+    maps[0].imshow(_channel_norm(s["x"][:, :, t:t + 1]).cpu().numpy(), cmap="gray")
+    maps[0].set_title(f"input |x|, frame {t}" if s["x"].shape[2] > 1 else "input |x|",
+                      fontsize=10)
+    _outline(maps[0], gy, gx, s["scales"][k], "red")
     start, vmax = 0, float(r.max())
     for j, (sc, (T, Gh, Gw)) in enumerate(zip(s["scales"], s["grids"])):
         n = T * Gh * Gw
         grid = r[start:start + n].reshape(T, Gh, Gw)[t]              # (Gh, Gw)
         paint = grid.repeat_interleave(sc[0], 0).repeat_interleave(sc[1], 1)[:H, :W]
-        im = axes[j + 1].imshow(paint.cpu().numpy(), cmap="magma", vmin=0 if vmax > 0 else None,
-                                vmax=vmax)
-        axes[j + 1].set_title(f"$r_{{i,j}}$, regions of scale {sc}\nsum {float(grid.sum()):.2f}")
+        im = maps[j + 1].imshow(paint.cpu().numpy(), cmap="magma", vmin=0, vmax=vmax)
+        maps[j + 1].set_title(f"$r_{{ij}}$ on the {sc} regions\n(sum {float(grid.sum()):.2f})",
+                              fontsize=10)
         if j == k:
-            _outline(axes[j + 1], gy, gx, sc, "cyan")
+            _outline(maps[j + 1], gy, gx, sc, "cyan")
         start += n
-    fig.colorbar(im, ax=list(axes[1:ns + 1]), shrink=0.8, label="$r_{i,j}$")
-    for ax in axes[:ns + 1]:
+    fig.colorbar(im, ax=maps[1:], shrink=0.85, label="$r_{ij}$")
+    for ax in maps:
         ax.set_xticks([])
         ax.set_yticks([])
     M = s["V"].shape[-1]
     idx = torch.arange(M).numpy()
-    axes[-1].bar(idx - 0.2, s["V"][0, region].cpu().numpy(), width=0.4, label="$v_i$ (the region)")
-    axes[-1].bar(idx + 0.2, s["Z"][0, region].cpu().numpy(), width=0.4,
-                 label="$z_i = \\sum_j r_{ij} v_j$")
-    axes[-1].set_xlabel("feature m of the vector (length M)")
-    axes[-1].legend(fontsize=8, loc="best")
-    axes[-1].set_title(f"region i = {region}: before and after Eq. 12")
-    fig.suptitle(f"Eq. 11-12 for region i = {region} (scale {s['scales'][k]}, cell ({gy}, {gx}))")
+    bars.bar(idx - 0.2, s["V"][0, region].cpu().numpy(), width=0.4,
+             label="$v_i$, the region's own vector")
+    bars.bar(idx + 0.2, s["Z"][0, region].cpu().numpy(), width=0.4,
+             label="$z_i = \\sum_j r_{ij} v_j$ (Eq. 12)")
+    bars.axhline(0, color="black", lw=0.6)
+    bars.set_xlabel(f"feature m = 0 ... {M - 1} of the vector")
+    bars.legend(fontsize=9, loc="best")
+    fig.suptitle(f"Eq. 11-12 for region i = {region}: scale {s['scales'][k]}, "
+                 f"row {gy}, column {gx}")
+    return fig
+
+
+def distribution_figure(unit: ReGr | None = None, x: torch.Tensor | None = None,
+                        frame: int = 0):
+    r"""Eq. 13 and the merge, for one frame: which of the ``c_nu`` local descriptors each cell
+    leans on (:math:`\arg\max_n \xi_n(x)`), the distributed :math:`Y` of every scale (its norm over
+    the ``c_mu`` channels), their sum, and the residual branch ``BN(W_out sum Y)``."""
+    import matplotlib.pyplot as plt
+
+    unit = demo_unit() if unit is None else unit
+    x = _demo_input(x)
+    s = unit_steps(unit, x)
+    T = s["x"].shape[2]
+    if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < T:
+        raise ValueError(f"frame must be an integer in [0, {T - 1}], got {frame!r}")
+    sl = slice(frame, frame + 1)
+    panels = [(_channel_norm(s["x"][:, :, sl]), "input |x|", "gray"),
+              (s["xi"][0, :, frame].argmax(0), r"$\arg\max_n\, \xi_n(x)$", "tab10")]
+    for sc, Y in zip(s["scales"], s["Y"]):
+        panels.append((_channel_norm(Y[:, :, sl]), f"|Y|, scale {sc}", "viridis"))
+    if len(s["scales"]) > 1:
+        panels.append((_channel_norm(s["Y_sum"][:, :, sl]), "|sum of Y over scales|", "viridis"))
+    panels.append((_channel_norm(s["added"][:, :, sl]), "|BN(W_out sum Y)|", "viridis"))
+    cols = 3
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(8.4, 2.9 * rows), layout="constrained",
+                             squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (img, title, cmap) in zip(axes.flat, panels):
+        kw = {"vmin": -0.5, "vmax": 9.5} if cmap == "tab10" else {}
+        im = ax.imshow(img.cpu().numpy(), cmap=cmap, interpolation="nearest", **kw)
+        if cmap == "viridis":
+            fig.colorbar(im, ax=ax, shrink=0.8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    H, W = s["x"].shape[-2:]
+    h, w = s["scales"][0]
+    for k in range(1, -(-H // h)):                       # the first scale's region borders
+        axes.flat[1].axhline(k * h - 0.5, color="white", lw=0.8)
+    for k in range(1, -(-W // w)):
+        axes.flat[1].axvline(k * w - 0.5, color="white", lw=0.8)
     return fig
 
 
@@ -770,7 +820,7 @@ def settings_figure(x: torch.Tensor | None = None, *, seed: int = 0,
         for j, rel in enumerate(relations):
             size = tuple(x.shape[2:]) if rel == "gcn" else None
             u = demo_unit(x.shape[1], name, rel, refine, size, seed=seed, dtype=x.dtype)
-            added = unit_steps(u, x)["added"]
+            added = unit_steps(u, x, check=False)["added"]      # checked in the tests
             im = axes[i, j].imshow(_channel_norm(added).cpu().numpy(), cmap="viridis")
             fig.colorbar(im, ax=axes[i, j], fraction=0.046, pad=0.03)
             axes[i, j].set_xticks([])
@@ -795,7 +845,7 @@ def option_effects_figure(options: Sequence[str] = ("nu_softmax", "refine_contex
 
     if effects is None:
         effects = [option_effect(o, seed=seed) for o in options]
-    fig, axes = plt.subplots(len(effects), 3, figsize=(9.6, 2.7 * len(effects)), squeeze=False)
+    fig, axes = plt.subplots(len(effects), 3, figsize=(8.4, 2.5 * len(effects)), squeeze=False)
     for i, e in enumerate(effects):
         a, b = _channel_norm(e["added_default"]), _channel_norm(e["added_alternative"])
         d = _channel_norm(e["added_alternative"] - e["added_default"])
