@@ -13,6 +13,10 @@ identity (offsets ``(dy, dx)``, mask ``m``) — ``torchvision.ops.deform_conv2d`
 tests. :math:`\eta` gives :math:`\delta = \tanh(\cdot) \in (-1, 1)` and
 :math:`m = \mathrm{sigmoid}(\cdot) \in (0, 1)`; its weights start at zero, so a fresh refine
 samples in place with ``m = 0.5``.
+
+:math:`g` has a kink at whole-number offsets, :math:`\delta = 0` among them. The fast path takes
+the right-hand slope there, like ``deform_conv2d`` (see :func:`_weights`): with the tent's own
+slope (zero) a zero-initialised :math:`\eta` would never move its offsets.
 """
 from __future__ import annotations
 
@@ -25,20 +29,31 @@ from ._checks import check_choice, check_float, check_in_range, check_rank
 _NEIGHBOURS = (-1, 0, 1)
 
 
-def _tent(d: torch.Tensor, a: int) -> torch.Tensor:
-    r"""Bilinear weight :math:`g(x + a, x + d) = \max(0, 1 - |a - d|)`."""
-    return torch.clamp(1.0 - (d - a).abs(), min=0.0)
+def _weights(d: torch.Tensor) -> dict[int, torch.Tensor]:
+    r"""Bilinear weights :math:`g(x + a, x + d) = \max(0, 1 - |a - d|)` for ``a`` in -1, 0, 1.
+
+    For :math:`|d| \le 1` they are the same numbers as the tent, but written from
+    :math:`f = \lfloor d \rfloor` (kept in {-1, 0}) and :math:`t = d - f`, as
+    ``deform_conv2d`` and ``grid_sample`` do, so that at a whole-number offset autograd takes
+    the one-sided (right-hand) slope instead of 0. The tent's slope at ``d = 0`` would be 0, and
+    a freshly initialised :math:`\eta` puts every offset exactly there: the offsets would never
+    receive a gradient and never learn.
+    """
+    neg = (d < 0).to(d.dtype)                 # f = -1 where d < 0, else f = 0
+    w_left = -d * neg                         # weight of x - 1: (1 - t) when f = -1, else 0
+    w_right = d * (1 - neg)                   # weight of x + 1: t when f = 0, else 0
+    return {-1: w_left, 0: 1 - w_left - w_right, 1: w_right}
 
 
 def shift_unchecked(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """Eq. 4 without ``m`` and without input checks (the unit's fast path)."""
+    """Eq. 4 without ``m`` and without input checks (the unit's fast path); ``|d| <= 1``."""
     Hg, Wg = grid.shape[-2:]
     padded = F.pad(grid, (1, 1, 1, 1))                              # (B, M, Hg+2, Wg+2), zeros out
+    wx, wy = _weights(dx), _weights(dy)                             # each (B, 1, Hg, Wg)
     out = None
     for b in _NEIGHBOURS:                                           # q_y = y + b
-        wy = _tent(dy, b)                                           # (B, 1, Hg, Wg)
         for a in _NEIGHBOURS:                                       # q_x = x + a
-            weight = _tent(dx, a) * wy                              # B(q, delta): (B, 1, Hg, Wg)
+            weight = wx[a] * wy[b]                                  # B(q, delta): (B, 1, Hg, Wg)
             term = weight * padded[..., 1 + b:1 + b + Hg, 1 + a:1 + a + Wg]  # (B, M, Hg, Wg)
             out = term if out is None else out + term
     return out

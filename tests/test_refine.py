@@ -101,3 +101,36 @@ def test_shift_bad_input():
         Refine(4, context=2)
     with pytest.raises(ValueError, match=r"mode must be one of \['replace', 'add'\], got 'sum'"):
         Refine(4, mode="sum")
+
+
+@pytest.mark.parametrize("where", ["zero", "whole", "random"])
+def test_shift_gradients_match_deform_conv2d(where, device):
+    """Also at the whole-number offsets 0 and -1, where g has a kink: both take the right-hand
+    slope. (At +1 the right-hand slope would read the cell two steps away, outside Eq. 4's 3x3
+    neighbourhood; there the package takes the left-hand one and deform_conv2d does not.)"""
+    B, M, Hg, Wg = 2, 3, 4, 5
+    grid = torch.randn(B, M, Hg, Wg, dtype=torch.float64, device=device)
+    dx, dy, m = _offsets(B, Hg, Wg, device=device)
+    if where == "zero":
+        dx, dy = torch.zeros_like(dx), torch.zeros_like(dy)
+    elif where == "whole":
+        dx, dy = -torch.ones_like(dx), torch.zeros_like(dy)  # offsets of exactly -1 and 0
+    identity = torch.eye(M, dtype=torch.float64, device=device).reshape(M, M, 1, 1)
+    weights = torch.randn(B, M, Hg, Wg, dtype=torch.float64, device=device)
+    grads = []
+    for use_dcn in (False, True):
+        leaves = [t.clone().requires_grad_() for t in (grid, dx, dy, m)]
+        g, x_, y_, m_ = leaves
+        out = (deform_conv2d(g, torch.cat([y_, x_], 1), identity, mask=m_) if use_dcn
+               else rg.bilinear_shift(g, x_, y_, m_))
+        (out * weights).sum().backward()
+        grads.append([t.grad for t in leaves])
+    for name, ours, theirs in zip(("grid", "dx", "dy", "m"), *grads):
+        torch.testing.assert_close(ours, theirs, msg=lambda s: f"d/d{name}: {s}")
+
+
+def test_fresh_refine_offsets_receive_a_gradient():
+    layer = Refine(4)
+    layer(torch.randn(2, 4, 5, 5)).square().sum().backward()
+    grad = layer.eta.weight.grad[:, :, 0, 0]            # rows: dx, dy, m
+    assert grad[0].abs().sum() > 0 and grad[1].abs().sum() > 0 and grad[2].abs().sum() > 0
