@@ -94,3 +94,28 @@ def test_widget_redraws_what_the_sliders_say():
 
     w.dx.value, w.dy.value, w.m.value = 0.0, 0.0, 1.0              # back home: the grid itself
     torch.testing.assert_close(w.result, grid)
+
+
+def test_tent_shift_has_the_values_of_eq4_and_a_zero_slope_at_zero():
+    grid = torch.randn(1, 3, 4, 5, dtype=torch.float64)
+    dx = torch.rand(1, 1, 4, 5, dtype=torch.float64) * 2 - 1
+    dy = torch.rand(1, 1, 4, 5, dtype=torch.float64) * 2 - 1
+    torch.testing.assert_close(ir.tent_shift(grid, dx, dy), rg.bilinear_shift(grid, dx, dy, 1.0))
+    d = torch.zeros(1, 1, 4, 5, dtype=torch.float64, requires_grad=True)
+    ir.tent_shift(grid, d, torch.zeros_like(d)).sum().backward()
+    assert d.grad.abs().max() == 0                                  # the tent's corner
+
+
+def test_fit_move_learns_through_the_package_not_through_the_tent():
+    torch.manual_seed(0)
+    grid = torch.randn(1, 4, 5, 5)
+    target = ir.shift_grid(grid, 0.5, 0.0, 1.0)
+    tent = ir.fit_move(grid, target, steps=60, weights="tent")
+    package = ir.fit_move(grid, target, steps=60, weights="package")
+    assert max(tent["grad_dx"]) == 0 and tent["dx"][-1] == 0
+    assert package["grad_dx"][0] > 0 and package["dx"][-1] > 0.3
+    assert package["loss"][-1] < tent["loss"][-1]
+    with pytest.raises(ValueError, match=r"weights must be one of \['package', 'tent'\], got 'x'"):
+        ir.fit_move(grid, target, weights="x")
+    with pytest.raises(ValueError, match=r"target must have the grid's shape"):
+        ir.fit_move(grid, target[..., :4])

@@ -334,17 +334,40 @@ def refine_widget(grid: torch.Tensor | None = None, cell: Sequence[int] | None =
 
 
 # ----------------------------------------------------------------------------- learning a move
+def tent_shift(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    r"""Eq. 4 without ``m``, with the weights written as the tent itself,
+    :math:`g(a, b) = \max(0, 1 - |a - b|)` (:func:`regr_edu.reference.g`), summed over the nine
+    neighbours. Same values as the package's fast path; a different *slope* at whole-number
+    offsets, where autograd differentiates the tent's corners as zero."""
+    from ..reference import g
+
+    Hg, Wg = grid.shape[-2:]
+    padded = torch.nn.functional.pad(grid, (1, 1, 1, 1))          # (B, M, Hg+2, Wg+2)
+    out = torch.zeros_like(grid)
+    for b in (-1, 0, 1):                                           # q_y = y + b
+        for a in (-1, 0, 1):                                       # q_x = x + a
+            window = padded[..., 1 + b:1 + b + Hg, 1 + a:1 + a + Wg]   # R(x + a, y + b)
+            out = out + g(a, dx) * g(b, dy) * window
+    return out
+
+
 def fit_move(grid: torch.Tensor, target: torch.Tensor, steps: int = 150, lr: float = 0.05,
-             eta_std: float = 0.0, context: int = 1, seed: int = 0) -> dict:
+             eta_std: float = 0.0, context: int = 1, seed: int = 0,
+             weights: str = "package") -> dict:
     r"""Train a fresh :class:`regr_edu.Refine` so that ``refine(grid)`` matches ``target``
     (mean squared error, Adam) and record, step by step, the loss and the mean ``δx, δy, m``.
 
     ``eta_std = 0`` keeps the package's zero initialisation of :math:`\eta`; ``eta_std > 0``
     draws :math:`\eta`'s weights and bias from :math:`\mathcal{N}(0, \text{eta\_std}^2)` instead.
+    ``weights="package"`` trains through the layer's own forward pass; ``weights="tent"``
+    computes the same Eq. 4 with :func:`tent_shift` (the weights written as the tent).
     Returns ``dict(loss, dx, dy, m, grad_dx)`` (lists, one entry per step; ``grad_dx`` is the
     size of the gradient reaching :math:`\eta`'s ``δx`` row) and the trained ``layer``.
     """
     from ..refine import Refine
+
+    if weights not in ("package", "tent"):
+        raise ValueError(f"weights must be one of ['package', 'tent'], got {weights!r}")
 
     grid = _check_grid(grid, channels=None)
     if tuple(target.shape) != tuple(grid.shape):
@@ -366,7 +389,8 @@ def fit_move(grid: torch.Tensor, target: torch.Tensor, steps: int = 150, lr: flo
     try:
         for _ in range(steps):
             dx, dy, m = layer.offsets(grid)
-            loss = torch.mean((layer(grid) - target) ** 2)
+            out = layer(grid) if weights == "package" else m * tent_shift(grid, dx, dy)
+            loss = torch.mean((out - target) ** 2)
             opt.zero_grad()
             loss.backward()
             hist["loss"].append(loss.item())

@@ -307,14 +307,18 @@ def cost_formula(relation: str, N: int, M: int, inner_channels: int | None = Non
 def relation_costs(relation: str, N: int, M: int, **options: Any) -> dict[str, int]:
     """Measure one relation module on ``V`` ``(1, N, M)``: ``flops`` counted by
     :class:`torch.utils.flop_counter.FlopCounterMode` and ``params`` by summing its parameters.
-    ``options`` go to the relation's constructor (``inner_channels``, ``reduction`` ...)."""
+    ``options`` go to the relation's constructor (``inner_channels``, ``reduction`` ...).
+
+    Module and input live on PyTorch's ``meta`` device: every operation runs with shapes only,
+    no numbers, so counting a large ``N`` takes no time and no memory."""
     check_relation(relation)
     N, M = _check_count("N", N), _check_count("M", M)
-    if relation == "gcn":
-        module = RELATIONS[relation](M, N, **options)
-    else:
-        module = RELATIONS[relation](M, **options)
-    V = torch.randn(1, N, M)
+    with torch.device("meta"):
+        if relation == "gcn":
+            module = RELATIONS[relation](M, N, **options)
+        else:
+            module = RELATIONS[relation](M, **options)
+        V = torch.randn(1, N, M)                                 # shapes only
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(V, [(1, 1, N)])                                   # the regions as a 1 x N strip
     return dict(flops=int(counter.get_total_flops()),
