@@ -377,3 +377,15 @@ def test_ddp_on_gloo_matches_one_process_averaging_two_shards(tmp_path):
     for k, v in model.named_buffers():
         torch.testing.assert_close(ckpt["model"][k].to(v.dtype), v, atol=DDP_ATOL, rtol=DDP_RTOL)
     assert len(ckpt["rng"]) == 2                             # one RNG state per rank
+
+
+def test_gpu_benchmark_skips_cleanly_without_cuda(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present: benchmarks/gpu.py would run for real")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gpu
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert gpu.main([]) == 0
+    assert "no CUDA device" in capsys.readouterr().out
