@@ -172,7 +172,8 @@ def test_checker_prints_pass_or_fail(capsys):
     check_split_regions(rg.split_regions)
     check_split_regions(_column_major)
     out = capsys.readouterr().out
-    assert out.startswith("PASS split_regions: all 10 cases") and "\nFAIL split_regions: case 1" in out
+    assert out.startswith("PASS split_regions: all 10 cases")
+    assert "\nFAIL split_regions: case 1" in out
 
 
 def test_checker_rejects_a_non_callable():

@@ -163,7 +163,8 @@ def test_train_nu_lowers_the_loss_and_is_remembered(image_and_map):
     (lambda x: ia.reconstruct(x, (3, 3), 2, "best_nu"),
      r"scale \(h, w\)=\(3, 3\) must divide the map size \(H, W\)=\(8, 8\)"),
     (lambda x: ia.recovery_errors(x, (4, 4), []), r"c_nu_values must be a non-empty list"),
-    (lambda x: ia.recovery_errors(x, (4, 4), [2], methods="best_nu"), r"methods must be a non-empty"),
+    (lambda x: ia.recovery_errors(x, (4, 4), [2], methods="best_nu"),
+     r"methods must be a non-empty"),
     (lambda x: ia.train_nu(x, (4, 4), 2, steps=10**6), r"steps must be at most 5000"),
     (lambda x: ia.train_nu(x, (4, 4), 2, lr=2.0), r"lr must be a float in \(0, 1\), got 2.0"),
     (lambda x: ia.aggregate_map(x, (4, 4), None, None, reading="crop"), r"reading must be one of"),
@@ -184,7 +185,7 @@ def test_figures_are_built(image_and_map):
     assert len(fig.axes) == 6 and math.isnan(grid_errs["avg_pool"][1])
     fig, panel_errs = ia.recovery_panel(x, (4, 4), 2, ["max_pool", "random_nu"])
     assert set(panel_errs) == {"max_pool", "random_nu"}
-    nus = {"random": ia._random_nu(256, 3, 0)}
+    nus = {"random": ia.random_nu(256, 3, 0)}
     assert isinstance(ia.attention_figure(image, x, (4, 4), (1, 0), nus), Figure)
     with pytest.raises(ValueError, match=r"region must be \(gy, gx\) with 0 <= gy < 2"):
         ia.attention_figure(image, x, (4, 4), (2, 0), nus)

@@ -17,7 +17,8 @@ from .. import reference
 from ._runner import Case, CheckResult, run_checks
 
 
-def reference_aggregate(mu: torch.Tensor, nu: torch.Tensor, nu_softmax: bool = True) -> torch.Tensor:
+def reference_aggregate(mu: torch.Tensor, nu: torch.Tensor,
+                        nu_softmax: bool = True) -> torch.Tensor:
     r"""Eq. 2 region by region with :func:`regr_edu.reference.aggregate_region`.
 
     That function takes a region's raw cells and the 1x1 convolutions' weights; here the cells are

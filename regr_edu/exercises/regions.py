@@ -45,7 +45,8 @@ def merge_cases(seed: int = 0) -> list[Case]:
             for c in split_cases(seed)]
 
 
-def check_split_regions(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> CheckResult:
+def check_split_regions(student_fn: Callable, *, seed: int = 0,
+                        verbose: bool = True) -> CheckResult:
     r"""Check ``student_fn(x, scale)`` against :func:`regr_edu.reference.split_regions`.
 
     ``student_fn`` must map ``(B, C, H, W) -> (B, H//h, W//w, C, h*w)`` and
@@ -56,7 +57,8 @@ def check_split_regions(student_fn: Callable, *, seed: int = 0, verbose: bool = 
                       what="split_regions", rtol=0.0, atol=0.0, verbose=verbose)
 
 
-def check_merge_regions(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> CheckResult:
+def check_merge_regions(student_fn: Callable, *, seed: int = 0,
+                        verbose: bool = True) -> CheckResult:
     r"""Check ``student_fn(regions, scale)`` against :func:`regr_edu.reference.merge_regions`,
     the inverse of the split: ``(B, [T,] Gh, Gw, C, h*w) -> (B, C, [T,] Gh*h, Gw*w)``."""
     return run_checks(student_fn, reference.merge_regions, merge_cases(seed),

@@ -22,7 +22,6 @@ value); :func:`recovery_widget` has slider bounds equal to that rule (``1 <= c_n
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 from typing import Any, Sequence
@@ -30,11 +29,12 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .._checks import as_5d, check_choice, check_float, check_positive_int, check_scale, check_scales
+from .._checks import (as_5d, check_choice, check_float, check_positive_int, check_scale,
+                       check_scales)
 from ..aggregation import aggregate, recover_region
 from ..regions import cell_mask, grid_size, merge_regions, pad_to_scale, split_regions
 from ._photo import photo
-from .regions import feature_map, feature_rgb, figure_png
+from .regions import _one_thread, feature_map, feature_rgb, figure_png
 
 METHODS = ("avg_pool", "max_pool", "random_nu", "trained_nu", "best_nu")
 LABELS = {
@@ -97,13 +97,15 @@ def aggregate_map(x: torch.Tensor, scale: tuple[int, int], mu: nn.Module | None,
         mw, mb = _weights(mu, C, x5)
         nw, nb = _weights(nu, C, x5)
         rows = []
-        for b in range(B):
-            for t in range(T):
-                for gy in range(Gh):
-                    for gx in range(Gw):
-                        cells = reference.region_cells(gy, gx, s, H, W)
-                        X_i = torch.stack([x5[b, :, t, r, c] for r, c in cells], dim=1)  # (C, P_i)
-                        rows.append(reference.aggregate_region(X_i, mw, mb, nw, nb, nu_softmax))
+        with _one_thread():                  # tiny tensors: see _one_thread
+            for b in range(B):
+                for t in range(T):
+                    for gy in range(Gh):
+                        for gx in range(Gw):
+                            cells = reference.region_cells(gy, gx, s, H, W)
+                            # the region's real cells only: (C, P_i)
+                            X_i = torch.stack([x5[b, :, t, r, c] for r, c in cells], dim=1)
+                            rows.append(reference.aggregate_region(X_i, mw, mb, nw, nb, nu_softmax))
         A = torch.stack(rows).reshape(B, T, Gh, Gw, *rows[0].shape)  # (B, T, Gh, Gw, c_mu, c_nu)
     else:
         mu_r = split_regions(pad_to_scale(_cells(x5, mu), s), s)    # (B, T, Gh, Gw, c_mu, P)
@@ -129,7 +131,7 @@ def aggregate_norms(x: torch.Tensor, scales: Sequence[tuple[int, int]], c_nu: in
     x5, _ = as_5d("x", x)
     scales = check_scales("scales", scales)
     c_nu = check_positive_int("c_nu", c_nu)
-    nu = _random_nu(x5.shape[1], c_nu, seed)
+    nu = random_nu(x5.shape[1], c_nu, seed)
     out: dict[str, list[float]] = {"P": [], "softmax": [], "raw": []}
     with torch.no_grad():
         for s in scales:
@@ -189,7 +191,7 @@ def pool_subgrid(scale: tuple[int, int], c_nu: int) -> tuple[int, int] | None:
 
 
 def pool_nu(scale: tuple[int, int], c_nu: int) -> torch.Tensor:
-    r"""Average pooling written as a fixed :math:`\nu`: ``(c_nu, P)``, row ``k`` averages block ``k``."""
+    r"""Average pooling as a fixed :math:`\nu`: ``(c_nu, P)``, row ``k`` averages block ``k``."""
     grid = pool_subgrid(scale, c_nu)
     if grid is None:
         raise ValueError(f"c_nu must be gh*gw with gh dividing h and gw dividing w for pooling "
@@ -203,19 +205,9 @@ def pool_nu(scale: tuple[int, int], c_nu: int) -> torch.Tensor:
     return nu / (bh * bw)
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """These tensors are tiny: on a shared 2-core machine, a second thread only adds waiting
-    (a training step measured 10 ms with one thread and 130 ms with two under load)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
-def _random_nu(C: int, c_nu: int, seed: int) -> nn.Conv2d:
+def random_nu(C: int, c_nu: int, seed: int = 0) -> nn.Conv2d:
+    r"""A 1x1 convolution ``C -> c_nu`` with PyTorch's default random initialisation, seeded
+    (the global random state is left untouched): the :math:`\nu` of a freshly built unit."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return nn.Conv2d(C, c_nu, kernel_size=1)
@@ -246,7 +238,7 @@ def relative_error(x_hat: torch.Tensor, x: torch.Tensor) -> float:
 
 
 def train_nu(x: torch.Tensor, scale: tuple[int, int], c_nu: int, *, nu_softmax: bool = True,
-             steps: int = 200, lr: float = 0.01, seed: int = 0) -> tuple[nn.Conv2d, list[float]]:
+             steps: int = 100, lr: float = 0.01, seed: int = 0) -> tuple[nn.Conv2d, list[float]]:
     r"""Train a 1x1 convolution :math:`\nu` so that ``recover_region`` reads the regions back.
 
     Loss: the squared relative error of the read-back over every region of ``x`` (with
@@ -265,7 +257,7 @@ def train_nu(x: torch.Tensor, scale: tuple[int, int], c_nu: int, *, nu_softmax: 
     if not (isinstance(lr, float) and 0 < lr < 1):
         raise ValueError(f"lr must be a float in (0, 1), got {lr!r}")
     x = x.detach().double()                  # float64: pinv stays exact at c_nu = P
-    conv = _random_nu(x.shape[1], c_nu, seed).double()
+    conv = random_nu(x.shape[1], c_nu, seed).double()
     X = region_matrices(x, scale)
     opt = torch.optim.Adam(conv.parameters(), lr=lr)
     losses = []
@@ -282,20 +274,23 @@ def train_nu(x: torch.Tensor, scale: tuple[int, int], c_nu: int, *, nu_softmax: 
 _TRAINED: dict[tuple, nn.Conv2d] = {}
 
 
-def _trained_nu(x: torch.Tensor, scale, c_nu: int, **kwargs) -> nn.Conv2d:
-    """:func:`train_nu`, remembered: the book asks for the same (map, scale, c_nu) several times."""
+def trained_nu(x: torch.Tensor, scale: tuple[int, int], c_nu: int, *, nu_softmax: bool = True,
+               steps: int = 100, lr: float = 0.01, seed: int = 0) -> nn.Conv2d:
+    r"""The :math:`\nu` of :func:`train_nu` (same arguments), remembered: a page asks for the
+    same (map, scale, ``c_nu``) several times, and training is the slow part."""
     x = x.detach().double()                  # train_nu trains in float64 anyway
     digest = hashlib.sha1(x.cpu().contiguous().numpy().tobytes()).hexdigest()
-    key = (digest, tuple(x.shape), tuple(scale), c_nu, tuple(sorted(kwargs.items())))
+    key = (digest, tuple(x.shape), tuple(scale), c_nu, bool(nu_softmax), steps, lr, seed)
     if key not in _TRAINED:
         if len(_TRAINED) >= 64:
             _TRAINED.pop(next(iter(_TRAINED)))
-        _TRAINED[key] = train_nu(x, scale, c_nu, **kwargs)[0]
+        _TRAINED[key] = train_nu(x, scale, c_nu, nu_softmax=nu_softmax, steps=steps, lr=lr,
+                                 seed=seed)[0]
     return _TRAINED[key]
 
 
 def reconstruct(x: torch.Tensor, scale: tuple[int, int], c_nu: int, method: str, *,
-                nu_softmax: bool = True, steps: int = 200, lr: float = 0.01, seed: int = 0,
+                nu_softmax: bool = True, steps: int = 100, lr: float = 0.01, seed: int = 0,
                 train_x: torch.Tensor | None = None) -> torch.Tensor | None:
     r"""Summarise every region of ``x`` by ``C x c_nu`` numbers with ``method`` and read it back.
 
@@ -333,7 +328,7 @@ def reconstruct(x: torch.Tensor, scale: tuple[int, int], c_nu: int, method: str,
                                        nu.expand(R, -1, -1))        # (R, C, P)
             else:
                 blocks = X.reshape(R, C, gh, h // gh, gw, w // gw)  # (R, C, gh, bh, gw, bw)
-                kept = blocks.amax(dim=(3, 5), keepdim=True)        # (R, C, gh, 1, gw, 1): M numbers
+                kept = blocks.amax(dim=(3, 5), keepdim=True)        # (R, C, gh, 1, gw, 1)
                 X_hat = kept.expand_as(blocks).reshape(R, C, P)     # upsampled back
         elif method == "best_nu":
             Vh = torch.linalg.svd(X, full_matrices=False).Vh        # (R, min(C, P), P)
@@ -341,10 +336,10 @@ def reconstruct(x: torch.Tensor, scale: tuple[int, int], c_nu: int, method: str,
             X_hat = recover_region(aggregate(X, nu, nu_softmax=False), nu)
         else:
             if method == "random_nu":
-                conv = _random_nu(C, c_nu, seed)
+                conv = random_nu(C, c_nu, seed)
             else:
                 with torch.enable_grad():
-                    conv = _trained_nu(x if train_x is None else train_x, (h, w), c_nu,
+                    conv = trained_nu(x if train_x is None else train_x, (h, w), c_nu,
                                        nu_softmax=nu_softmax, steps=steps, lr=lr, seed=seed)
             X_hat = _nu_recover(x, (h, w), conv.double(), nu_softmax)
     return _regions_to_map(X_hat, x, (h, w)).to(dtype)
@@ -542,16 +537,16 @@ def recovery_panel(x: torch.Tensor, scale: tuple[int, int], c_nu: int,
 
 
 def recovery_widget(x: torch.Tensor | None = None, scale: tuple[int, int] = (4, 4),
-                    methods: Sequence[str] = METHODS, c_nu: int = 4, steps: int = 200,
+                    methods: Sequence[str] = METHODS, c_nu: int = 4, steps: int = 100,
                     **kwargs):
-    """A ``c_nu`` slider against the read-back error of every method.
+    r"""A ``c_nu`` slider against the read-back error of every method.
 
     The slider runs over ``[1, P]``, the rule :func:`reconstruct` enforces. Each setting trains
     the ``"trained_nu"`` method afresh (``steps`` Adam steps) and is then kept in a cache.
 
     Returns:
         An ``ipywidgets.VBox`` with attributes ``c_nu`` (the slider), ``softmax`` (checkbox: the
-        softmax on :math:`\\nu`), ``info`` (an ``HTML`` table of the errors), ``image`` (the
+        softmax on :math:`\nu`), ``info`` (an ``HTML`` table of the errors), ``image`` (the
         figure) and ``errors`` (the dict shown last).
     """
     import ipywidgets as widgets

@@ -8,17 +8,18 @@ Inputs are real: :func:`regr_edu.interactive._photo.photo` reads a photograph th
 scikit-image's wheel, and :func:`feature_map` runs it through the first stages of a torchvision
 ResNet-18 with *random* weights (seeded; nothing is downloaded): three stages of 3x3
 convolutions, ReLUs and residual additions, so each cell mixes a 200-pixel neighbourhood and the
-map keeps the photograph's layout on a coarse grid, as a backbone's feature map does. ``matplotlib``, ``ipywidgets`` and ``skimage`` are imported
-inside the functions that need them, never by ``import regr_edu``.
+map keeps the photograph's layout on a coarse grid, as a backbone's feature map does.
+``matplotlib``, ``ipywidgets`` and ``skimage`` are imported inside the functions that need them,
+never by ``import regr_edu``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 from typing import Any, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from .._checks import check_choice, check_float, check_positive_int, check_scale, check_scales
 from ..regions import cell_mask, grid_size
@@ -29,6 +30,22 @@ STAGES = {"layer1": 4, "layer2": 8, "layer3": 16}        # name -> stride in pix
 SCALE_COLORS = ("#e41a1c", "#1f78b4", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928")
 _MEAN = (0.485, 0.456, 0.406)                             # ImageNet statistics, the usual input
 _STD = (0.229, 0.224, 0.225)                              # normalisation of a torchvision ResNet
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run small tensor work on one thread, then restore the thread count.
+
+    The tensors behind these figures are tiny. On a shared 2-core machine a second thread only
+    adds waiting: under load, a principal-component step measured 0.2 s on one thread and
+    7.7 s on two, a training step of ``aggregation.train_nu`` 10 ms and 130 ms.
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -128,15 +145,16 @@ def feature_rgb(feature: torch.Tensor, basis: dict | None = None) -> tuple[Any, 
         raise ValueError(f"feature must be (C, H, W), (1, C, H, W) or (1, C, T, H, W), got shape "
                          f"{tuple(feature.shape)}")
     C = f.shape[0]
-    cells = f.reshape(C, -1).T.double()                              # (cells, C)
-    if basis is None:
-        mean = cells.mean(0)
-        _, _, Vh = torch.linalg.svd(cells - mean, full_matrices=False)
-        comps = Vh[:3]                                               # (3, C)
-        proj = (cells - mean) @ comps.T
-        lo, hi = torch.quantile(proj, 0.01, dim=0), torch.quantile(proj, 0.99, dim=0)
-        basis = dict(mean=mean, comps=comps, lo=lo, hi=hi)
-    proj = (cells - basis["mean"]) @ basis["comps"].T                # (cells, 3)
+    cells = f.detach().reshape(C, -1).T.double()                     # (cells, C)
+    with _one_thread():
+        if basis is None:
+            mean = cells.mean(0)
+            _, _, Vh = torch.linalg.svd(cells - mean, full_matrices=False)
+            comps = Vh[:3]                                           # (3, C)
+            proj = (cells - mean) @ comps.T
+            lo, hi = torch.quantile(proj, 0.01, dim=0), torch.quantile(proj, 0.99, dim=0)
+            basis = dict(mean=mean, comps=comps, lo=lo, hi=hi)
+        proj = (cells - basis["mean"]) @ basis["comps"].T            # (cells, 3)
     rgb = ((proj - basis["lo"]) / (basis["hi"] - basis["lo"]).clamp_min(1e-12)).clamp(0, 1)
     return rgb.T.reshape(3, *f.shape[1:]).movedim(0, -1).float().numpy(), basis
 
@@ -277,7 +295,8 @@ def regions_grid(image: torch.Tensor, feature: torch.Tensor,
     H, W = _map_hw("feature", feature)
     stride = _stride(image, H, W)
     if isinstance(scale_sets, (str, bytes)) or len(scale_sets) == 0:
-        raise ValueError(f"scale_sets must be a non-empty list of lists of (h, w), got {scale_sets!r}")
+        raise ValueError(f"scale_sets must be a non-empty list of lists of (h, w), "
+                         f"got {scale_sets!r}")
     sets = [check_scales(f"scale_sets[{i}]", s) for i, s in enumerate(scale_sets)]
     for s in (s for ss in sets for s in ss):
         grid_size(H, W, s)
@@ -298,7 +317,7 @@ def regions_grid(image: torch.Tensor, feature: torch.Tensor,
 
 
 def layout_figure(H: int, W: int, scale: tuple[int, int], reading: str = "pad",
-                  figsize: tuple[float, float] | None = None):
+                  figsize: tuple[float, float] | None = None, ax=None):
     """Which cell goes where: each region coloured, each cell labelled with its index ``p``.
 
     Args:
@@ -308,9 +327,10 @@ def layout_figure(H: int, W: int, scale: tuple[int, int], reading: str = "pad",
             and the padded cells (hatched) are masked out; every region has ``h*w`` slots.
             ``"unequal"`` — no padding: an edge region simply has fewer cells (the literal
             reference's :func:`regr_edu.reference.region_cells`); its cell count is printed.
+        ax: a matplotlib axes to draw into (a new figure when ``None``).
 
     Returns:
-        A matplotlib figure.
+        The matplotlib figure drawn into.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -327,7 +347,10 @@ def layout_figure(H: int, W: int, scale: tuple[int, int], reading: str = "pad",
     cmap = plt.get_cmap("tab20")
     Hp, Wp = (Gh * h, Gw * w) if reading == "pad" else (H, W)
     side = 0.32 * max(Hp, Wp) + 1.0
-    fig, ax = plt.subplots(figsize=figsize or (side, side), layout="constrained")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize or (side, side), layout="constrained")
+    else:
+        fig = ax.figure
     fs = max(4.0, min(9.0, 120.0 / max(Hp, Wp)))
     for gy in range(Gh):
         for gx in range(Gw):
@@ -343,7 +366,8 @@ def layout_figure(H: int, W: int, scale: tuple[int, int], reading: str = "pad",
             else:
                 cells = region_cells(gy, gx, (h, w), H, W)
                 for p, (r, c) in enumerate(cells):
-                    ax.add_patch(Rectangle((c, r), 1, 1, facecolor=color, edgecolor="white", lw=0.6))
+                    ax.add_patch(Rectangle((c, r), 1, 1, facecolor=color, edgecolor="white",
+                                           lw=0.6))
                     ax.text(c + 0.5, r + 0.5, str(p), ha="center", va="center", fontsize=fs)
                 if len(cells) < h * w:
                     r0 = sum(r for r, _ in cells) / len(cells) + 0.5
@@ -360,9 +384,12 @@ def layout_figure(H: int, W: int, scale: tuple[int, int], reading: str = "pad",
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    what = ("padded to " + f"{Hp} x {Wp}, padded cells masked" if reading == "pad" and (Hp > H or Wp > W)
-            else "edge regions have fewer cells" if reading == "unequal" and (H % h or W % w)
-            else "the scale divides the map")
+    if reading == "pad" and (Hp > H or Wp > W):
+        what = f"padded to {Hp} x {Wp}, padded cells masked"
+    elif reading == "unequal" and (H % h or W % w):
+        what = "edge regions have fewer cells"
+    else:
+        what = "the scale divides the map"
     ax.set_title(f"{H} x {W} map, scale ({h}, {w}): {Gh} x {Gw} regions; {what}", fontsize=9)
     return fig
 
@@ -393,7 +420,8 @@ def clip_regions_figure(clip: torch.Tensor, feature: torch.Tensor, scale: tuple[
     fig, axes = plt.subplots(2, T, figsize=(panel * T, panel * 2.2), layout="constrained",
                              squeeze=False)
     for t in range(T):
-        axes[0, t].imshow(clip[:, t].permute(1, 2, 0).numpy(), extent=(0, W * stride, H * stride, 0))
+        axes[0, t].imshow(clip[:, t].permute(1, 2, 0).numpy(),
+                          extent=(0, W * stride, H * stride, 0))
         _draw_grid(axes[0, t], H, W, [(h, w)], unit=stride, label=False)
         axes[0, t].set_title(f"t = {t}: {Gh * Gw} regions", fontsize=8)
         axes[1, t].imshow(rgb[t], extent=(0, W, H, 0), interpolation="nearest")
