@@ -82,6 +82,11 @@ class ReGr(nn.Module):
         c_nu = 8 if nu_channels is None else nu_channels
         check_positive_int("mu_channels", c_mu)
         check_positive_int("nu_channels", c_nu)
+        # the unit's own option names in the messages, before the parts check theirs
+        check_choice("refine_context", refine_context, (1, 3))
+        check_choice("refine_mode", refine_mode, ("replace", "add"))
+        check_choice("relation_norm", relation_norm, ("softmax", "dot"))
+        check_choice("attention_mode", attention_mode, ("sequential", "letter"))
         self.in_channels, self.mu_channels, self.nu_channels = in_channels, c_mu, c_nu
         self.M = c_mu * c_nu
         self.relation_name = relation

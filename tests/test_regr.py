@@ -187,6 +187,12 @@ def test_bad_input_errors():
         rg.ReGr(16, relation="graph")
     with pytest.raises(ValueError, match=r"scales\[1\] must be a pair \(h, w\) of positive integers"):
         rg.ReGr(16, scales=((2, 2), (0, 3)))
+    with pytest.raises(ValueError, match=r"relation_norm must be one of \['softmax', 'dot'\], got 'l2'"):
+        rg.ReGr(16, relation_norm="l2")
+    with pytest.raises(ValueError, match=r"attention_mode must be one of .* got 'both'"):
+        rg.ReGr(16, relation="attention", attention_mode="both")
+    with pytest.raises(ValueError, match=r"refine_context must be one of \[1, 3\], got 5"):
+        rg.ReGr(16, refine_context=5)
     with pytest.raises(ValueError, match=r"in_channels must be a positive integer, got 0"):
         rg.ReGr(0)
     with pytest.raises(ValueError, match=r"input_size must be \(H, W\) or \(T, H, W\)"):
