@@ -151,7 +151,8 @@ def check_residual_identity(student_fn: Callable, *, seed: int = 0,
     try:
         student_fn(unit)
     except Exception as exc:  # the student's error is part of the report
-        return done(False, f"student_fn(unit) raised {type(exc).__name__}: {exc}", 1)
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return done(False, f"student_fn(unit) raised {why}", 1)
     changed = [k for k, v in unit.named_parameters()
                if k not in ("bn.weight", "bn.bias") and not torch.equal(v.detach(), before[k])]
     if changed:

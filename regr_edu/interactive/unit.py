@@ -159,7 +159,7 @@ def demo_unit(in_channels: int = 32, scales: object = ((4, 4), (7, 7)), relation
 
     Every weight is drawn from a normal distribution scaled by ``1/sqrt(fan_in)`` (one generator
     per parameter name; biases ``0.1`` times a standard normal), then made to look trained:
-    :math:`\nu` and :math:`\xi` three times larger (peaked attention over a region's cells,
+    :math:`\nu` and :math:`\xi` six times larger (peaked attention over a region's cells,
     decisive local descriptors), :math:`\eta` half as large (moderate offsets), the bilinear
     :math:`\theta` eight times larger (selective rows of ``R``), the lifting conv without bias,
     and the last BatchNorm the plain identity (weight 1, bias 0, running mean 0, running variance
@@ -173,8 +173,8 @@ def demo_unit(in_channels: int = 32, scales: object = ((4, 4), (7, 7)), relation
     unit = ReGr(in_channels, scales, relation, refine, input_size, **options)
     _randomize(unit, seed, gain=1.0)
     with torch.no_grad():
-        unit.nu.weight.mul_(3.0)                    # peaked attention maps over a region's cells
-        unit.xi.weight.mul_(3.0)                    # decisive local descriptors
+        unit.nu.weight.mul_(6.0)                    # peaked attention maps over a region's cells
+        unit.xi.weight.mul_(6.0)                    # decisive local descriptors
         unit.out.bias.zero_()                       # the residual branch is the reasoning alone
         if unit.refine is not None:                 # moderate offsets: tanh stays off its tails
             unit.refine.eta.weight.mul_(0.5)
@@ -581,8 +581,10 @@ def option_effect(option: str, x: torch.Tensor | None = None, *, scales: object 
             spread[name] = _within_region_spread(s["Y"][0], scales[0])  # first scale
         numbers = {f"spread of Y inside a region ({k})": v for k, v in spread.items()}
         numbers["rel. change with raw xi"] = _rel(s_raw["added"], s_def["added"])
-        summary = (f"std of Y across the cells of one region, scale {scales[0]}: softmax xi "
-                   f"{spread['softmax']:.3f}, raw xi {spread['raw']:.3f}, uniform xi "
+        size = float(s_def["Y"][0].abs().mean())
+        numbers["mean |Y| (softmax)"] = size
+        summary = (f"std of Y across the cells of one {scales[0]} region (mean |Y| = {size:.3f}): "
+                   f"softmax xi {spread['softmax']:.3f}, raw xi {spread['raw']:.3f}, uniform xi "
                    f"{spread['uniform']:.1e} (every cell of a region gets the same vector)")
 
     return {"option": option, "default": default, "alternative": alternative,
@@ -704,6 +706,7 @@ def gather_figure(unit: ReGr | None = None, x: torch.Tensor | None = None, regio
         region: ``i``, in ``[0, N)`` (regions of the first scale first, row by row).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.colors import PowerNorm
 
     unit = demo_unit() if unit is None else unit
     x = _demo_input(x)
@@ -732,13 +735,14 @@ def gather_figure(unit: ReGr | None = None, x: torch.Tensor | None = None, regio
         n = T * Gh * Gw
         grid = r[start:start + n].reshape(T, Gh, Gw)[t]              # (Gh, Gw)
         paint = grid.repeat_interleave(sc[0], 0).repeat_interleave(sc[1], 1)[:H, :W]
-        im = maps[j + 1].imshow(paint.cpu().numpy(), cmap="magma", vmin=0, vmax=vmax)
+        im = maps[j + 1].imshow(paint.cpu().numpy(), cmap="magma",    # sqrt: small weights show
+                                norm=PowerNorm(0.5, vmin=0.0, vmax=max(vmax, 1e-12)))
         maps[j + 1].set_title(f"$r_{{ij}}$ on the {sc} regions\n(sum {float(grid.sum()):.2f})",
                               fontsize=10)
         if j == k:
             _outline(maps[j + 1], gy, gx, sc, "cyan")
         start += n
-    fig.colorbar(im, ax=maps[1:], shrink=0.85, label="$r_{ij}$")
+    fig.colorbar(im, ax=maps[1:], shrink=0.85, label="$r_{ij}$ (square-root scale)")
     for ax in maps:
         ax.set_xticks([])
         ax.set_yticks([])
