@@ -19,6 +19,7 @@ from .download import (ChecksumError, DownloadError, MissingToolError, UnsafeArc
                        download_url, extract_archive, md5sum, prepare_cub200, prepare_ucf101)
 from .fixtures import (make_cub_archive, make_cub_fixture, make_ucf101_archives,
                        make_ucf101_fixture)
+from .synthetic import SyntheticClips, SyntheticImages  # the relational CPU-scale tasks
 from .transforms import (cub_test_transform, cub_train_transform, ucf101_test_transform,
                          ucf101_train_transform)
 from .ucf101 import (UCF101, CorruptVideoError, sample_test_indices, sample_train_indices,
@@ -48,4 +49,6 @@ __all__ = [
     "make_cub_archive",
     "make_ucf101_fixture",
     "make_ucf101_archives",
+    "SyntheticImages",
+    "SyntheticClips",
 ]
