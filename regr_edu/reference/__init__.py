@@ -12,7 +12,8 @@ Eq. 3–4     :func:`bilinear_shift`, :func:`refine`
 Eq. 5–6     :func:`bilinear_relation`
 Eq. 7–8     :func:`gcn_relation`
 Eq. 9–10    :func:`attention_relation`
-Eq. 11–13   :func:`distribute_region`
+Eq. 11–12   :func:`reason`
+Eq. 13      :func:`distribute_region`
 the unit    :func:`regr_forward`
 ==========  ===========================================
 """
@@ -20,11 +21,11 @@ from .aggregation import aggregate_region, conv1x1, recover_region, softmax
 from .distribution import distribute_region
 from .refine import bilinear_shift, g, refine
 from .regions import merge_regions, region_cells, split_regions
-from .relations import attention_relation, bilinear_relation, gcn_relation
+from .relations import attention_relation, bilinear_relation, gcn_relation, reason
 from .unit import regr_forward
 
 __all__ = [
     "split_regions", "merge_regions", "region_cells", "conv1x1", "softmax", "aggregate_region",
     "recover_region", "g", "bilinear_shift", "refine", "bilinear_relation", "gcn_relation",
-    "attention_relation", "distribute_region", "regr_forward",
+    "attention_relation", "reason", "distribute_region", "regr_forward",
 ]

@@ -10,7 +10,7 @@ def _linear(v: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.
     return weight.reshape(weight.shape[0], -1) @ v + bias
 
 
-def _reason(R: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+def reason(R: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """Eq. 12 for every region: ``z_i = sum_j R[i, j] v_j``."""
     N = V.shape[0]
     Z = torch.zeros_like(V)
@@ -37,7 +37,7 @@ def bilinear_relation(V: torch.Tensor, theta_weight, theta_bias, phi_weight, phi
         R = torch.stack([softmax(R[i]) for i in range(N)])
     else:
         R = R / N
-    return _reason(R, V), R
+    return reason(R, V), R
 
 
 def gcn_relation(V: torch.Tensor, node_weight, node_bias, relation_weight, relation_bias,
@@ -62,7 +62,7 @@ def gcn_relation(V: torch.Tensor, node_weight, node_bias, relation_weight, relat
             R[j, i] = (Wr[j] * U[i]).sum() + relation_bias[j]
     if scale_by_n:
         R = R / N
-    return _reason(R, V), R
+    return reason(R, V), R
 
 
 def _conv3x3(grid: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
