@@ -126,6 +126,16 @@ def _check_resume_args(cfg: TrainConfig, saved: dict[str, Any], path: str) -> No
                       "continue exactly as it would have", stacklevel=3)
 
 
+def _sync_buffers(model: nn.Module, info: DistInfo) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics) before testing: the test runs on
+    the bare model, not through DDP, because the test shards may differ in length by one batch
+    and DDP's forward would then wait for a broadcast that never comes."""
+    if info.distributed:
+        import torch.distributed as dist
+        for b in model.buffers():
+            dist.broadcast(b, 0)
+
+
 def _log(info: DistInfo, text: str) -> None:
     if info.is_main:
         print(text, flush=True)
@@ -218,7 +228,7 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
                f"({params / 1e6:.2f} M parameters), {info.world} process(es) on {device}")
 
     if cfg.test_only:
-        metrics = evaluate(net, loaders.test, device, amp=cfg.amp, video_level=data.video_level,
+        metrics = evaluate(model, loaders.test, device, amp=cfg.amp, video_level=data.video_level,
                            max_steps=cfg.max_eval_steps, progress=cfg.progress and info.is_main)
         summary = {"test_only": True, "checkpoint": cfg.resume, "epoch": start_epoch - 1,
                    **metrics}
@@ -251,7 +261,8 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
                                    callback=step_callback, step0=step))
         step += row["steps"]
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 in (cfg.epochs, end):
-            row.update(evaluate(net, loaders.test, device, amp=cfg.amp,
+            _sync_buffers(model, info)
+            row.update(evaluate(model, loaders.test, device, amp=cfg.amp,
                                 video_level=data.video_level, max_steps=cfg.max_eval_steps,
                                 progress=cfg.progress and info.is_main))
         row["step"] = step
