@@ -402,7 +402,7 @@ def recovery_figure(errors: dict[str, list[float]], c_nu_values: Sequence[int], 
 
 
 def reconstruction_grid(x: torch.Tensor, scale: tuple[int, int], c_nu_values: Sequence[int],
-                        methods: Sequence[str] = METHODS, panel: float = 1.55, **kwargs):
+                        methods: Sequence[str] = METHODS, panel: float = 1.3, **kwargs):
     """Small multiples: the read-back map of each method (rows) at each ``c_nu`` (columns),
     drawn in the original's colours (:func:`regr_edu.interactive.regions.feature_rgb`), the
     original at the left. Returns ``(figure, errors)``."""
@@ -419,22 +419,22 @@ def reconstruction_grid(x: torch.Tensor, scale: tuple[int, int], c_nu_values: Se
     errors: dict[str, list[float]] = {}
     for i, m in enumerate(methods):
         axes[i, 0].imshow(original, interpolation="nearest")
-        axes[i, 0].set_ylabel(LABELS[m].replace(" (", "\n("), fontsize=7.5)
+        axes[i, 0].set_ylabel(LABELS[m].replace(" (", "\n("), fontsize=9)
         errors[m] = []
         for j, c in enumerate(values):
             ax = axes[i, j + 1]
             x_hat = reconstruct(x, (h, w), c, m, **kwargs)
             if x_hat is None:
                 errors[m].append(float("nan"))
-                ax.text(0.5, 0.5, f"no {c}-block\ntiling", ha="center", va="center", fontsize=7,
+                ax.text(0.5, 0.5, f"no {c}-block\ntiling", ha="center", va="center", fontsize=9,
                         transform=ax.transAxes)
             else:
                 errors[m].append(relative_error(x_hat, x))
                 ax.imshow(feature_rgb(x_hat, basis)[0], interpolation="nearest")
-                ax.set_title(f"err {errors[m][-1]:.2f}", fontsize=7, pad=2)
+                ax.set_title(f"err {errors[m][-1]:.2f}", fontsize=9, pad=2)
             if i == 0:
-                ax.set_title(f"c_nu = {c}\n" + ax.get_title(), fontsize=7.5, pad=2)
-    axes[0, 0].set_title("original", fontsize=7.5)
+                ax.set_title(f"c_nu = {c}\n" + ax.get_title(), fontsize=9, pad=2)
+    axes[0, 0].set_title("original", fontsize=9)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -507,29 +507,30 @@ def recovery_panel(x: torch.Tensor, scale: tuple[int, int], c_nu: int,
     maps = {m: reconstruct(x, (h, w), c_nu, m, **kwargs) for m in methods}
     errors = {m: float("nan") if v is None else relative_error(v, x) for m, v in maps.items()}
     n = len(methods)
-    fig = plt.figure(figsize=(3.2 + 1.45 * (n + 1), 2.6), layout="constrained")
-    sub = fig.subfigures(1, 2, width_ratios=[3.2, 1.45 * (n + 1)])
-    ax = sub[0].subplots()
+    fig = plt.figure(figsize=(7.6, 2.1 + 0.3 * n + 7.6 / (n + 1)), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[0.6 + 0.3 * n, 7.6 / (n + 1) + 0.4])
+    ax = top.subplots()
     vals = [0.0 if math.isnan(errors[m]) else errors[m] for m in methods]
     ax.barh(range(n), vals, color=[COLORS[m] for m in methods])
     for k, m in enumerate(methods):
         ax.text(vals[k], k, " n/a" if math.isnan(errors[m]) else f" {errors[m]:.3f}",
-                va="center", fontsize=7)
-    ax.set_yticks(range(n), [LABELS[m] for m in methods], fontsize=7)
+                va="center", fontsize=8)
+    ax.set_yticks(range(n), [LABELS[m] for m in methods], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.15 * max(max(vals), 1e-3))
-    ax.set_xlabel("relative error", fontsize=8)
-    ax.set_title(f"c_nu = {c_nu} of P = {h * w}", fontsize=9)
-    axes = sub[1].subplots(1, n + 1)
+    ax.set_xlabel("relative error of the read-back", fontsize=8)
+    ax.set_title(f"c_nu = {c_nu} of P = {h * w}: M = C·c_nu = {x.shape[1] * c_nu} numbers "
+                 f"per region of C·P = {x.shape[1] * h * w}", fontsize=9)
+    axes = bottom.subplots(1, n + 1)
     axes[0].imshow(original, interpolation="nearest")
-    axes[0].set_title("original", fontsize=7)
+    axes[0].set_title("original", fontsize=8)
     for k, m in enumerate(methods):
         if maps[m] is not None:
             axes[k + 1].imshow(feature_rgb(maps[m], basis)[0], interpolation="nearest")
         else:
             axes[k + 1].text(0.5, 0.5, "n/a", ha="center", va="center",
                              transform=axes[k + 1].transAxes)
-        axes[k + 1].set_title(LABELS[m].split(" (")[0], fontsize=7)
+        axes[k + 1].set_title(LABELS[m].split(" (")[0], fontsize=8)
     for a in axes:
         a.set_xticks([])
         a.set_yticks([])
@@ -559,10 +560,11 @@ def recovery_widget(x: torch.Tensor | None = None, scale: tuple[int, int] = (4, 
     _check_c_nu(c_nu, P)
     methods = _check_methods(methods)
     slider = widgets.IntSlider(value=c_nu, min=1, max=P, description="c_nu",
-                               continuous_update=False)
+                               continuous_update=False, layout=widgets.Layout(width="360px"))
     softmax = widgets.Checkbox(value=True, description="softmax on ν", indent=False)
     info = widgets.HTML()
-    picture = widgets.Image(format="png", layout=widgets.Layout(width="900px"))
+    picture = widgets.Image(format="png",
+                            layout=widgets.Layout(width="100%", max_width="760px"))
     box = widgets.VBox([widgets.HBox([slider, softmax]), info, picture])
     cache: dict[tuple[int, bool], tuple[bytes, dict]] = {}
 
@@ -574,12 +576,13 @@ def recovery_widget(x: torch.Tensor | None = None, scale: tuple[int, int] = (4, 
             cache[key] = (figure_png(fig, dpi=90), errs)
         png, errs = cache[key]
         box.errors = errs
-        cells = "".join(f"<td style='padding:0 8px'>{LABELS[m]}: "
-                        f"<b>{'n/a' if math.isnan(e) else f'{e:.3f}'}</b></td>"
-                        for m, e in errs.items())
+        head = "".join(f"<th style='padding:0 10px'>{LABELS[m].split(' (')[0]}</th>"
+                       for m in errs)
+        vals = "".join(f"<td style='padding:0 10px'>{'n/a' if math.isnan(e) else f'{e:.3f}'}"
+                       "</td>" for e in errs.values())
         info.value = (f"<p style='margin:0'>M = C·c_nu = {x.shape[1]}·{slider.value} numbers per "
-                      f"region of P = {P} cells (C·P = {x.shape[1] * P}).</p>"
-                      f"<table><tr>{cells}</tr></table>")
+                      f"region of P = {P} cells (C·P = {x.shape[1] * P}); relative error of "
+                      f"the read-back:</p><table><tr>{head}</tr><tr>{vals}</tr></table>")
         picture.value = png
 
     slider.observe(update, names="value")

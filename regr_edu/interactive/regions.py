@@ -276,13 +276,14 @@ def regions_figure(image: torch.Tensor, feature: torch.Tensor, scales: Sequence[
     fig, axes = plt.subplots(1, 2, figsize=figsize, layout="constrained")
     axes[0].imshow(image.permute(1, 2, 0).numpy(), extent=(0, W * stride, H * stride, 0))
     _draw_grid(axes[0], H, W, scales, unit=stride)
-    axes[0].set_title(f"photograph, {image.shape[1]} x {image.shape[2]} pixels")
+    axes[0].set_title(f"photograph, {image.shape[1]} x {image.shape[2]} pixels", fontsize=12)
     axes[1].imshow(rgb, extent=(0, W, H, 0), interpolation="nearest")
     _draw_grid(axes[1], H, W, scales, label=False)
-    axes[1].set_title(f"feature map, {H} x {W} cells ({feature.shape[-3]} channels)")
+    axes[1].set_title(f"feature map, {H} x {W} cells ({feature.shape[-3]} channels)",
+                      fontsize=12)
     axes[0].legend(loc="upper left", bbox_to_anchor=(0, -0.02), ncol=len(scales), frameon=False,
-                   title="scale (h, w) in feature-map cells")
-    fig.suptitle(describe_counts((H, W), scales).replace("\n", ";  "), fontsize=9)
+                   title="scale (h, w) in feature-map cells", fontsize=11, title_fontsize=11)
+    fig.suptitle(describe_counts((H, W), scales).replace("\n", ";  "), fontsize=11)
     return fig
 
 
@@ -310,9 +311,10 @@ def regions_grid(image: torch.Tensor, feature: torch.Tensor,
         axes[1, j].imshow(rgb, extent=(0, W, H, 0), interpolation="nearest")
         _draw_grid(axes[1, j], H, W, ss, label=False)
         N = count_regions((H, W), ss)
-        axes[0, j].set_title(" + ".join(f"({h},{w})" for h, w in ss) + f"\nN = {N}", fontsize=9)
-    axes[0, 0].set_ylabel("photograph")
-    axes[1, 0].set_ylabel(f"{H} x {W} map")
+        names = " + ".join(f"({h},{w})" for h, w in ss)
+        axes[0, j].set_title(f"{names}\nN = {N}", fontsize=12)
+    axes[0, 0].set_ylabel("photograph", fontsize=12)
+    axes[1, 0].set_ylabel(f"{H} x {W} map", fontsize=12)
     return fig
 
 
@@ -395,13 +397,15 @@ def layout_figure(H: int, W: int, scale: tuple[int, int], reading: str = "pad",
 
 
 def clip_regions_figure(clip: torch.Tensor, feature: torch.Tensor, scale: tuple[int, int],
-                        panel: float = 1.9):
+                        panel: float = 1.9, cols: int = 4):
     """Every frame of a clip with its regions: regions never span frames (Eq. 1's ``T``).
 
     Args:
         clip: ``(3, T, Hi, Wi)``.
         feature: ``(1, C, T, H, W)``, the clip's feature map.
         scale: ``(h, w)`` in feature-map cells.
+        panel: size of one panel in inches.
+        cols: frames per row; each row of frames is drawn above its feature maps.
     """
     import matplotlib.pyplot as plt
 
@@ -412,22 +416,29 @@ def clip_regions_figure(clip: torch.Tensor, feature: torch.Tensor, scale: tuple[
     if feature.dim() != 5 or feature.shape[0] != 1 or feature.shape[2] != clip.shape[1]:
         raise ValueError(f"feature must be (1, C, T, H, W) with T={clip.shape[1]} as the clip, "
                          f"got shape {tuple(feature.shape)}")
+    cols = check_positive_int("cols", cols)
     T, H, W = feature.shape[2:]
     stride = _stride(clip[:, 0], H, W)
     h, w = check_scale("scale", scale)
     Gh, Gw = grid_size(H, W, (h, w))
     rgb, _ = feature_rgb(feature)                                    # (T, H, W, 3)
-    fig, axes = plt.subplots(2, T, figsize=(panel * T, panel * 2.2), layout="constrained",
-                             squeeze=False)
+    cols = min(cols, T)
+    groups = -(-T // cols)
+    fig, axes = plt.subplots(2 * groups, cols, figsize=(panel * cols, panel * 2.1 * groups),
+                             layout="constrained", squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
     for t in range(T):
-        axes[0, t].imshow(clip[:, t].permute(1, 2, 0).numpy(),
-                          extent=(0, W * stride, H * stride, 0))
-        _draw_grid(axes[0, t], H, W, [(h, w)], unit=stride, label=False)
-        axes[0, t].set_title(f"t = {t}: {Gh * Gw} regions", fontsize=8)
-        axes[1, t].imshow(rgb[t], extent=(0, W, H, 0), interpolation="nearest")
-        _draw_grid(axes[1, t], H, W, [(h, w)], label=False)
+        top, bottom = axes[2 * (t // cols), t % cols], axes[2 * (t // cols) + 1, t % cols]
+        top.axis("on")
+        bottom.axis("on")
+        top.imshow(clip[:, t].permute(1, 2, 0).numpy(), extent=(0, W * stride, H * stride, 0))
+        _draw_grid(top, H, W, [(h, w)], unit=stride, label=False)
+        top.set_title(f"frame t = {t}: {Gh * Gw} regions", fontsize=9)
+        bottom.imshow(rgb[t], extent=(0, W, H, 0), interpolation="nearest")
+        _draw_grid(bottom, H, W, [(h, w)], label=False)
     fig.suptitle(f"scale ({h}, {w}) on a {T} x {H} x {W} map: T x Gh x Gw = {T} x {Gh} x {Gw} "
-                 f"= {T * Gh * Gw} regions", fontsize=9)
+                 f"= {T * Gh * Gw} regions", fontsize=10)
     return fig
 
 
@@ -469,14 +480,15 @@ def regions_widget(image: torch.Tensor | None = None, feature: torch.Tensor | No
     s2 = check_scale("second", second) if second is not None else (min(7, H), min(7, W))
     for s in (s1, s2):
         grid_size(H, W, s)
-    style = dict(continuous_update=False, layout=widgets.Layout(width="220px"))
+    style = dict(continuous_update=False, layout=widgets.Layout(width="300px"),
+                 style={"description_width": "28px"})
     h = widgets.IntSlider(value=s1[0], min=1, max=H, description="h", **style)
     w = widgets.IntSlider(value=s1[1], min=1, max=W, description="w", **style)
     two = widgets.Checkbox(value=second is not None, description="second scale", indent=False)
     h2 = widgets.IntSlider(value=s2[0], min=1, max=H, description="h₂", **style)
     w2 = widgets.IntSlider(value=s2[1], min=1, max=W, description="w₂", **style)
     info = widgets.HTML()
-    picture = widgets.Image(format="png", layout=widgets.Layout(width="720px"))
+    picture = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="760px"))
     box = widgets.VBox([widgets.HBox([h, w]), widgets.HBox([two, h2, w2]), info, picture])
 
     def update(_=None) -> None:
