@@ -17,17 +17,18 @@ task (:mod:`regr_edu.data.synthetic`) on the CPU in a minute or two, writing to
     # test a checkpoint (UCF101: clip- and video-level top-1/top-5)
     python -m regr_edu.train --resume runs/cub/checkpoint.pth --test-only
 
-Several GPUs on one machine (``--batch-size`` is per process, so 8 x 2 = 16 images a step)::
+Several GPUs on one machine (``--batch-size`` is per process: the recipe's 8 x 8 GPUs = 64
+images a step)::
 
     torchrun --standalone --nproc_per_node=8 -m regr_edu.train --config cub_regr \
-        --data-path /data/cub --batch-size 2 --sync-bn
+        --data-path /data/cub --sync-bn --amp
 
 Several machines: run the same command on every machine with torchrun's rendezvous flags, e.g.
 2 machines x 8 GPUs, the first machine reachable at ``10.0.0.1``::
 
     torchrun --nnodes=2 --nproc_per_node=8 --rdzv_id=regr-cub --rdzv_backend=c10d \
         --rdzv_endpoint=10.0.0.1:29400 -m regr_edu.train --config cub_regr \
-        --data-path /data/cub --batch-size 1
+        --data-path /data/cub --batch-size 4 --sync-bn --amp      # 2 x 8 x 4 = 64 a step
 
 (or the static form ``--nnodes=2 --node_rank=0|1 --master_addr=10.0.0.1 --master_port=29500``).
 Every process reads ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` from the environment torchrun
@@ -49,8 +50,8 @@ import json
 import sys
 from typing import Any, Sequence
 
-from .training.config import (DATASETS, FIELDS, MODELS, SCHEDULES, UNITS, list_recipes,
-                              load_recipe, make_config)
+from .training.config import (DATASETS, FIELDS, MODELS, SCHEDULES, UNITS, TrainConfig,
+                              list_recipes, load_recipe, make_config)
 
 
 def _json_object(text: str) -> dict:
@@ -83,9 +84,9 @@ def _optional(kind):
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m regr_edu.train", description=__doc__.split("\n\n")[0],
-        epilog="See the module docstring (python -m pydoc regr_edu.train) for torchrun.",
+        epilog=__doc__.split("\n\n", 1)[1].replace("``", ""),
         argument_default=argparse.SUPPRESS,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     add = p.add_argument
     add("--config", metavar="NAME", help=f"a shipped recipe ({', '.join(list_recipes())}) "
         "or a path to a JSON file of fields")
@@ -145,6 +146,11 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--test-only", action="store_true")
     g.add_argument("--keep-checkpoints", action="store_true", help="keep one file per epoch")
     g.add_argument("--no-progress", dest="progress", action="store_false")
+    defaults = TrainConfig()
+    for action in p._actions:                  # show TrainConfig's defaults (flags default to
+        if action.dest in FIELDS:              # "not given", so that a recipe can fill them)
+            value = getattr(defaults, action.dest)
+            action.help = f"{action.help + ' ' if action.help else ''}[default: {value}]"
     return p
 
 
