@@ -7,8 +7,9 @@ bounds are exactly the rule :func:`regions_figure` enforces (a scale no larger t
 Inputs are real: :func:`regr_edu.interactive._photo.photo` reads a photograph that ships inside
 scikit-image's wheel, and :func:`feature_map` runs it through the first stages of a torchvision
 ResNet-18 with *random* weights (seeded; nothing is downloaded): three stages of 3x3
-convolutions, ReLUs and residual additions, so each cell mixes a 200-pixel neighbourhood and the
-map keeps the photograph's layout on a coarse grid, as a backbone's feature map does.
+convolutions, ReLUs and residual additions, so each cell sees about 200 x 200 pixels (its
+receptive field) and the map keeps the photograph's layout on a coarse grid, as a backbone's
+feature map does.
 ``matplotlib``, ``ipywidgets`` and ``skimage`` are imported inside the functions that need them,
 never by ``import regr_edu``.
 """
