@@ -185,6 +185,9 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
     model = build_model(cfg, data).to(device)
     if cfg.sync_bn and info.distributed and device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    elif cfg.sync_bn:
+        warnings.warn("sync_bn applies to torchrun on GPUs; this run keeps per-process "
+                      "BatchNorm statistics", stacklevel=2)
     loaders = build_loaders(cfg, data, info.world, info.rank, pin_memory=device.type == "cuda")
     steps_per_epoch = len(loaders.train) if cfg.max_steps is None else min(len(loaders.train),
                                                                           cfg.max_steps)
