@@ -14,7 +14,8 @@ batch order and the data. Each run uses one CPU thread; ``--jobs`` runs go side 
 The design and the planned comparison are written in ``book/regions_matter.md`` (before the
 first measurement). Output: ``benchmarks/results/synthetic.json`` (written atomically after
 every run; a run whose ``summary.json`` is already in ``runs/benchmarks/synthetic/`` with the
-same configuration is not repeated): the command, the git commit, the seeds, the shared
+same configuration is not repeated, and is marked ``reused``, with the time it started): the
+command, the git commit, the seeds, the shared
 settings, each arm's options, each run's history and final test top-1, and per arm the mean and
 the sample standard deviation (n - 1) over the seeds.
 """
@@ -103,7 +104,10 @@ def run_one(arm: str, seed: int) -> dict[str, Any]:
     history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     keep = ("epoch", "lr", "train_loss", "train_acc1", "test_loss", "test_acc1", "epoch_seconds",
             "train_images_per_s")
+    started = datetime.datetime.fromtimestamp((out / "config.json").stat().st_mtime,
+                                              datetime.timezone.utc)
     return {"arm": arm, "seed": seed, "final_test_acc1": summary["final"]["test_acc1"],
+            "started_utc": started.isoformat(timespec="seconds"),
             "final_test_loss": summary["final"]["test_loss"],
             "final_train_acc1": summary["final"]["train_acc1"],
             "wall_seconds": summary["wall_seconds"], "reused": reused,
@@ -135,6 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
     p.add_argument("--jobs", type=int, default=2, help="runs side by side (one thread each)")
+    p.add_argument("--note", default="", help="free text stored with the results")
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import torch
@@ -148,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": " ".join([os.path.relpath(sys.argv[0], ROOT) if sys.argv[0] else
                              "benchmarks/synthetic.py", *(argv if argv is not None else
                                                           sys.argv[1:])]),
-        "git_commit": commit, "git_dirty": dirty,
+        "git_commit": commit, "git_dirty": dirty, "note": args.note,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(),
