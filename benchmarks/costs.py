@@ -137,6 +137,18 @@ def report(record: costs.Record, meta: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
+def plots(out: pathlib.Path, stem: str, units, sweep) -> None:
+    """``<stem>_units.png`` (time per map) and ``<stem>_sweep.png`` (costs against H x W)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    save_figure(out / f"{stem}_units.png",
+                costs.plot_units(units, "time_ms", "forward+backward time (ms)"))
+    if sweep:
+        save_figure(out / f"{stem}_sweep.png",
+                    costs.plot_sweep(sweep, ("gflops", "time_ms", "saved_mb", "peak_mb"),
+                                     f"C = {sweep[0]['channels']}, batch {sweep[0]['batch']}"))
+
+
 def run(quick: bool, batch: int, repeats: int, device: str) -> costs.Record:
     rec = costs.Record()
     shapes = costs.bar_shapes() if quick else costs.paper_shapes()
@@ -172,7 +184,16 @@ def main(argv=None) -> int:
                    help="torch threads (1: steadier on a shared machine)")
     p.add_argument("--device", default="cpu", help="cpu (the bars' machine) or cuda")
     p.add_argument("--out", type=pathlib.Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--replot", action="store_true",
+                   help="redraw the figures from the CSV record without measuring")
     args = p.parse_args(argv)
+    stem = "costs_quick" if args.quick else "costs"
+    if args.replot:
+        rows = costs.read_csv(args.out / f"{stem}.csv")
+        plots(args.out, stem, [r for r in rows if r.get("table") == "units"],
+              [r for r in rows if r.get("table") == "sweep"])
+        print(f"redrew {args.out / stem}_*.png")
+        return 0
     if args.repeats < 5:
         p.error("--repeats must be at least 5 (median of >= 5 interleaved runs)")
     torch.set_num_threads(args.threads)
@@ -186,20 +207,12 @@ def main(argv=None) -> int:
     meta = dict(command=command, date=datetime.date.today().isoformat(), seconds=seconds,
                 batch=batch, repeats=args.repeats, machine=machine(args.device),
                 quick=args.quick)
-    stem = ("costs_quick" if args.quick else "costs") + ("" if args.device == "cpu" else
-                                                          f"_{args.device.split(':')[0]}")
+    stem += "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
     write_csv(args.out / f"{stem}.csv", record.rows())
     write_text(args.out / f"{stem}.md", report(record, meta))
     write_text(args.out / f"{stem}.json", json.dumps(dict(meta=meta, bars=record.bars),
                                                      indent=2) + "\n")
-    import matplotlib
-    matplotlib.use("Agg")
-    save_figure(args.out / f"{stem}_units.png",
-                costs.plot_units(record.units, "time_ms", "forward+backward time (ms)"))
-    if record.sweep:
-        save_figure(args.out / f"{stem}_sweep.png",
-                    costs.plot_sweep(record.sweep, ("gflops", "time_ms", "saved_mb", "peak_mb"),
-                                     f"C = {record.sweep[0]['channels']}, batch 1"))
+    plots(args.out, stem, record.units, record.sweep)
     print()
     print(costs.markdown_table(record.bars, ["bar", "measured", "limit", "passed"]))
     print(f"\n{seconds:.0f} s; wrote {args.out / stem}.*")

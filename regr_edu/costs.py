@@ -363,9 +363,13 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("gfl
     """Small multiples: one panel per metric, cost against the number of positions, log-log."""
     import matplotlib.pyplot as plt
     labels = METRIC_LABELS
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4), squeeze=False)
+    ncols = min(2, len(metrics))
+    nrows = -(-len(metrics) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.3 * nrows), squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
     units = list(dict.fromkeys(r["unit"] for r in rows))
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes.flat, metrics):
         for u in units:
             pts = sorted((r["positions"], r[metric]) for r in rows
                          if r["unit"] == u and metric in r)
@@ -389,15 +393,19 @@ def plot_units(rows: Sequence[Mapping[str, Any]], metric: str = "time_ms", title
     import matplotlib.pyplot as plt
     labels = METRIC_LABELS
     shapes = list(dict.fromkeys(r["shape"] for r in rows))
-    fig, axes = plt.subplots(1, len(shapes), figsize=(2.6 * len(shapes), 3.2), squeeze=False,
-                             sharey=False)
-    for ax, s in zip(axes[0], shapes):
+    ncols = min(3, len(shapes))
+    nrows = -(-len(shapes) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.9 * nrows), squeeze=False)
+    for ax in axes.flat[len(shapes):]:
+        ax.set_visible(False)
+    for ax, s in zip(axes.flat, shapes):
         sub = [r for r in rows if r["shape"] == s and metric in r]
         ax.bar([r["unit"] for r in sub], [r[metric] for r in sub],
                color=[f"C{i}" for i in range(len(sub))])
         ax.set_title(s, fontsize=9)
-        ax.tick_params(axis="x", rotation=60, labelsize=7)
-    axes[0][0].set_ylabel(labels.get(metric, metric))
+        ax.tick_params(axis="x", labelsize=8)
+    for row in axes:
+        row[0].set_ylabel(labels.get(metric, metric))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
