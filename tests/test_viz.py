@@ -88,6 +88,8 @@ def test_region_boxes_hand_checked_image_with_padding():
     assert b.centre(3) == (24.0, 20.0)
     assert b.of_scale(0).tolist() == [0, 1, 2, 3]
     assert b.describe(3) == "region 3: scale (4, 4), cell (1, 1)"
+    assert b.regions_at(20.0, 18.0).tolist() == [3, 14]    # (4,4) cell (1,1); (2,2) cell (2,2)
+    assert b.regions_at(31.9, 0.0).tolist() == [1, 7]
 
 
 def test_region_boxes_hand_checked_clip():

@@ -64,6 +64,13 @@ class RegionBoxes:
         """Indices of the regions of scale ``s`` (an index into ``scales``)."""
         return np.flatnonzero(self.scale == s)
 
+    def regions_at(self, x: float, y: float, frame: int = 0) -> np.ndarray:
+        """The regions whose box holds input pixel ``(x, y)`` in map frame ``frame``: one per
+        scale, in the order of ``scales``."""
+        x0, y0, x1, y1 = self.box.T
+        inside = (x0 <= x) & (x < x1) & (y0 <= y) & (y < y1) & (self.frame == frame)
+        return np.flatnonzero(inside)
+
     def input_frame(self, t: int) -> int:
         """The input frame shown for frame ``t`` of the map (the map may have fewer frames)."""
         return min(self.input_size[0] - 1, t * self.input_size[0] // self.map_size[0])
