@@ -33,7 +33,9 @@ The results go to ``benchmarks/results/ablations.json`` (atomically, after every
 interrupted sweep resumes where it stopped): the command, the git commit, the seeds, the shared
 training settings, every setting's model options, each run's accuracy and time, and per
 setting the mean and the sample standard deviation over the seeds. The paper's numbers are
-stored beside ours, labelled as the paper's.
+stored beside ours, labelled as the paper's. Each run records the commit it ran at; runs set
+aside with ``--redo`` (e.g. after a fix in the package) stay in the file under
+``superseded_runs``, with the reason.
 """
 from __future__ import annotations
 
@@ -329,33 +331,52 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="parallel processes, one thread each")
     ap.add_argument("--out", type=pathlib.Path, default=RESULTS)
     ap.add_argument("--fresh", action="store_true", help="ignore runs already in --out")
+    ap.add_argument("--redo", default=None,
+                    help="comma-separated tables or settings whose runs in --out are set aside "
+                         "(kept under 'superseded_runs') and run again, e.g. after a fix")
+    ap.add_argument("--redo-reason", default="", help="why --redo was needed (recorded)")
     ap.add_argument("--list", action="store_true", help="print the settings and stop")
     args = ap.parse_args(argv)
     if args.list:
         for name, s in SETTINGS.items():
             print(f"{name:12s} {s['label']}")
         return 0
-    names = list(SETTINGS)
-    if args.only:
+    def pick(text, flag):
         picked: list[str] = []
-        for item in args.only.split(","):
+        for item in text.split(","):
             if item in TABLES:
                 picked += TABLES[item]["ours"]
             elif item in SETTINGS:
                 picked.append(item)
             else:
-                ap.error(f"--only must name tables {list(TABLES)} or settings {names}, "
+                ap.error(f"{flag} must name tables {list(TABLES)} or settings {list(SETTINGS)}, "
                          f"got {item!r}")
-        names = [n for n in SETTINGS if n in picked]
+        return [n for n in SETTINGS if n in picked]
+
+    names = pick(args.only, "--only") if args.only else list(SETTINGS)
+    redo = set(pick(args.redo, "--redo")) if args.redo else set()
+    commit = git_commit()
 
     train = {**TRAIN, "epochs": args.epochs, "train_samples": args.train_samples}
     settings = {n: {k: v for k, v in SETTINGS[n].items()} for n in SETTINGS}
     previous: list[dict[str, Any]] = []
+    superseded: list[dict[str, Any]] = []
+    sweeps: list[dict[str, Any]] = []          # every invocation that added runs
     if args.out.exists() and not args.fresh:
         old = json.loads(args.out.read_text(encoding="utf-8"))
+        superseded = old.get("superseded_runs", [])
+        sweeps = old.get("sweeps") or [{k: old.get(k) for k in (
+            "command", "started", "finished", "sweep_wall_seconds")} | {
+            "commit": old.get("git", {}).get("commit"), "runs_added": len(old.get("runs", []))}]
         if old.get("train") == train and old.get("widths") == list(WIDTHS):
-            previous = [r for r in old.get("runs", [])
-                        if old.get("settings", {}).get(r["setting"]) == settings[r["setting"]]]
+            for r in old.get("runs", []):
+                r.setdefault("commit", old.get("git", {}).get("commit"))
+                if old.get("settings", {}).get(r["setting"]) != settings[r["setting"]]:
+                    continue
+                if r["setting"] in redo:
+                    superseded.append({**r, "superseded_because": args.redo_reason})
+                else:
+                    previous.append(r)
     done = {(r["setting"], r["seed"]) for r in previous}
     # seed-major order: every setting gets its first seed before any gets its second
     jobs = [(n, s, args.epochs, args.train_samples) for s in args.seeds for n in names
@@ -369,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([os.path.relpath(sys.executable, ROOT)
                              if sys.executable.startswith(str(ROOT)) else "python",
                              *sys.argv]) if argv is None else "main(" + repr(argv) + ")",
-        "git": git_commit(), "seeds": args.seeds, "train": train, "widths": list(WIDTHS),
+        "git": commit, "seeds": args.seeds, "train": train, "widths": list(WIDTHS),
         "device": f"cpu ({platform.processor() or platform.machine()}), {args.jobs} processes "
                   f"x 1 thread, {os.cpu_count()} cores, shared",
         "torch": torch.__version__, "python": platform.python_version(),
@@ -381,14 +402,21 @@ def main(argv: list[str] | None = None) -> int:
         _datasets(args.train_samples, TRAIN["test_samples"])   # drawn once, shared by fork
 
     def save():
-        record.update(runs=runs, summary=summarise(runs),
-                      sweep_wall_seconds=time.perf_counter() - started,
-                      finished=datetime.datetime.now().isoformat(timespec="seconds"))
+        now = datetime.datetime.now().isoformat(timespec="seconds")
+        this = {"command": record["command"], "started": record["started"], "finished": now,
+                "sweep_wall_seconds": time.perf_counter() - started,
+                "commit": commit["commit"], "runs_added": len(runs) - len(previous)}
+        record.update(runs=runs, summary=summarise(runs), superseded_runs=superseded,
+                      commits=sorted({r["commit"] for r in runs}), sweeps=[*sweeps, this],
+                      sweep_wall_seconds=sum(w["sweep_wall_seconds"] or 0 for w in
+                                             [*sweeps, this]),
+                      finished=now)
         write_json(record, args.out)
 
     ctx = mp.get_context("spawn" if sys.platform == "darwin" else "fork")
     with ctx.Pool(args.jobs) as pool:
         for r in pool.imap_unordered(_worker, jobs):
+            r["commit"] = commit["commit"]
             runs.append(r)
             runs.sort(key=lambda r: (list(SETTINGS).index(r["setting"]), r["seed"]))
             save()
