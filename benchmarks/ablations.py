@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     commit = git_commit()
 
     train = {**TRAIN, "epochs": args.epochs, "train_samples": args.train_samples}
-    settings = {n: {k: v for k, v in SETTINGS[n].items()} for n in SETTINGS}
+    settings = json.loads(json.dumps(SETTINGS))         # as the JSON file holds them
     previous: list[dict[str, Any]] = []
     superseded: list[dict[str, Any]] = []
     sweeps: list[dict[str, Any]] = []          # every invocation that added runs
