@@ -51,7 +51,7 @@ def test_bad_arguments_are_rejected():
         irl.relation_matrix("nonlocal", x, SCALES)
     with pytest.raises(ValueError, match=r"x must be one feature map \(1, C, H, W\)"):
         irl.relation_matrix("gcn", torch.randn(2, 16, 16, 16), SCALES)
-    with pytest.raises(ValueError, match=r"normalize must be one of \[.softmax., .dot.\], got .l2."):
+    with pytest.raises(ValueError, match=r"relation_norm must be one of \[.softmax., .dot.\], got .l2."):
         irl.relation_matrix("bilinear", x, SCALES, relation_norm="l2")
     with pytest.raises(ValueError, match=r"region must be an integer in \[0, 19\] \(N=20 regions\), "
                                          r"got 20"):
