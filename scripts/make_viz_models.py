@@ -11,10 +11,11 @@ after ``layer2`` and once without a unit, and writes their checkpoints to
 ``benchmarks/ablations.py`` with 6 epochs instead of 3; the unit is its reference setting
 (scales (2, 2) + (4, 4), bilinear) **without refine**: in this budget the unit with refine
 often fails to take off at all (the ablations chapter measures it; a 10-epoch run of it with
-seed 0 stayed at chance), and a unit that learned nothing has nothing to show. The files keep what a figure needs (the
-model's weights, the training configuration, the metrics history, the epoch) and drop the
-optimizer and RNG states, so each is about 0.3 MB; ``regr_edu.viz.load_checkpoint`` reads them
-like any checkpoint of ``regr_edu.train``. Written atomically.
+seed 0 stayed at chance for 7 epochs), and a unit that learned nothing has nothing to show.
+The files keep what a figure needs (the model's weights, the training configuration, the
+metrics history, the epoch) and drop the optimizer and RNG states, so each is about 0.3 MB;
+``regr_edu.viz.load_checkpoint`` reads them like any checkpoint of ``regr_edu.train``. Written
+atomically.
 """
 from __future__ import annotations
 

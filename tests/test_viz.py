@@ -129,7 +129,8 @@ def test_feature_heatmap_shapes():
     f = torch.randn(2, 16, 8, 8)
     assert viz.feature_heatmap(f).shape == (2, 8, 8)
     assert viz.feature_heatmap(f, "mean", size=(32, 32)).shape == (2, 32, 32)
-    assert viz.feature_heatmap(torch.randn(2, 16, 3, 4, 4), "abs", size=(8, 8)).shape == (2, 3, 8, 8)
+    clip_map = torch.randn(2, 16, 3, 4, 4)
+    assert viz.feature_heatmap(clip_map, "abs", size=(8, 8)).shape == (2, 3, 8, 8)
     torch.testing.assert_close(viz.feature_heatmap(f), f.norm(dim=1))
 
 
@@ -262,7 +263,8 @@ def test_bad_arguments_are_clear_value_errors(explained, regr_model, tmp_path):
         viz.top_related(R, 0, 20)
     with pytest.raises(ValueError, match=r"i must be an integer in \[0, 19\], got -1"):
         viz.top_related(R, -1, 2)
-    with pytest.raises(ValueError, match=r"R must be a square \(N, N\) matrix.*got shape \(2, 20, 20\)"):
+    with pytest.raises(ValueError,
+                       match=r"R must be a square \(N, N\) matrix.*got shape \(2, 20, 20\)"):
         viz.top_related(info["R"], 0, 2)
     with pytest.raises(ValueError, match="by must be one of"):
         viz.top_related(R, 0, 2, by="max")
@@ -311,6 +313,7 @@ def test_bad_arguments_are_clear_value_errors(explained, regr_model, tmp_path):
 
 def test_import_viz_is_light():
     code = ("import sys, regr_edu.viz\n"
-            "print(','.join(m for m in ('matplotlib', 'captum', 'ipywidgets') if m in sys.modules))")
+            "heavy = ('matplotlib', 'captum', 'ipywidgets')\n"
+            "print(','.join(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -20,7 +20,8 @@ BUILDERS = ("small_resnet", "resnet50", "c2d_resnet50", "i3d_resnet50")
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint's contents (``weights_only=True``); ``ValueError`` if it is not a dict."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a path (str or os.PathLike), got {type(path).__name__}")
+        raise TypeError(f"checkpoint must be a path (str or os.PathLike), got "
+                        f"{type(path).__name__}")
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint must be an existing file, got {os.fspath(path)!r}")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)

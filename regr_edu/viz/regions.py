@@ -2,9 +2,10 @@ r"""High-related regions (the paper's Fig. 5a/c): for a region :math:`i`, the re
 with the largest relation weights :math:`r_{ij}`, drawn as arrows on the input.
 
 Row :math:`i` of the relation matrix :math:`\mathbf{R}` (``N x N``, from ``ReGr.explain``) is the
-descriptor :math:`\mathbf{r}_i` of Eq. 12, :math:`\mathbf{z}_i = \sum_j r_{ij} \mathbf{v}_j`: how much
-each region :math:`j` contributes to region :math:`i`. So "the regions related to :math:`i`" are the
-largest entries of row :math:`i`, and the arrow goes from :math:`i` to each of them, as in Fig. 5.
+descriptor :math:`\mathbf{r}_i` of Eq. 12, :math:`\mathbf{z}_i = \sum_j r_{ij} \mathbf{v}_j`: how
+much each region :math:`j` contributes to region :math:`i`. So "the regions related to
+:math:`i`" are the largest entries of row :math:`i`, and the arrow goes from :math:`i` to each of
+them, as in Fig. 5.
 
 Region index -> place on the input. ``ReGr`` concatenates its regions scale by scale, in the
 order of ``scales``; within a scale frame by frame, then row by row of the region grid
@@ -103,7 +104,8 @@ def region_boxes(grids: Sequence[Sequence[int]], scales: Sequence[tuple[int, int
     try:
         grids = [tuple(int(v) for v in g) for g in grids]
     except (TypeError, ValueError):
-        raise ValueError(f"grids must be a sequence of (T, Gh, Gw) triples, got {grids!r}") from None
+        raise ValueError(f"grids must be a sequence of (T, Gh, Gw) triples, "
+                         f"got {grids!r}") from None
     if len(grids) != len(scales) or any(len(g) != 3 for g in grids):
         raise ValueError(f"grids must hold one (T, Gh, Gw) triple per scale ({len(scales)} "
                          f"scales), got {grids!r}")
