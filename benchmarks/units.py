@@ -12,35 +12,17 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.resnet import Bottleneck
 
 import regr_edu as rg
+from regr_edu.costs import count_flops, forward_backward, time_interleaved
 
 SHAPES = [  # (name, B, C, H, W)
     ("res4 of 448 (C=1024, 28x28)", 2, 1024, 28, 28),
     ("res3 of 448 (C=512, 56x56)", 2, 512, 56, 56),
 ]
-
-
-def flops(module: torch.nn.Module, x: torch.Tensor) -> int:
-    with FlopCounterMode(display=False) as counter:
-        module(x)
-    return counter.get_total_flops()
-
-
-def fwd_bwd(module: torch.nn.Module, x: torch.Tensor) -> float:
-    x = x.detach().requires_grad_()
-    if x.is_cuda:
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    module(x).sum().backward()
-    if x.is_cuda:
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -62,15 +44,12 @@ def main() -> None:
         unit = rg.ReGr(C).to(dev)                       # SPEC defaults: scales (4,4),(7,7), bilinear, refine
         torch.nn.init.ones_(unit.bn.weight)             # a trained unit, not the identity shortcut
         block = Bottleneck(C, C // 4).to(dev)
-        x = torch.randn(B, C, H, W, device=dev)
-        f_unit, f_block = flops(unit, x), flops(block, x)
-        for _ in range(2):                              # warm-up
-            fwd_bwd(unit, x), fwd_bwd(block, x)
-        t_unit, t_block = [], []
-        for _ in range(args.repeats):                   # interleaved: both see the same load
-            t_unit.append(fwd_bwd(unit, x))
-            t_block.append(fwd_bwd(block, x))
-        mu, mb = statistics.median(t_unit), statistics.median(t_block)
+        x = torch.randn(B, C, H, W, device=dev, requires_grad=True)
+        f_unit, f_block = count_flops(unit, x)[0], count_flops(block, x)[0]
+        times = time_interleaved({"unit": lambda: forward_backward(unit, x),
+                                  "block": lambda: forward_backward(block, x)},
+                                 repeats=args.repeats, warmup=2)
+        mu, mb = statistics.median(times["unit"]), statistics.median(times["block"])
         print(f"{label:32s} {f_unit / 1e9:10.3f} {f_block / 1e9:11.3f} {mu * 1e3:8.1f} "
               f"{mb * 1e3:9.1f} {mu / mb:10.3f}")
     print("bar: unit / bottleneck time <= 1.5 at res4 of 448 (C=1024, 28x28)")
