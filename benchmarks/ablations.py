@@ -328,6 +328,14 @@ def git_commit() -> dict[str, Any]:
                             if not l.startswith("??")]}
 
 
+def _span(sweeps: list[dict[str, Any]]) -> float:
+    """Seconds from the first sweep's start to the last one's end (sweeps may overlap)."""
+    t = datetime.datetime.fromisoformat
+    starts = [t(w["started"]) for w in sweeps if w.get("started")]
+    ends = [t(w["finished"]) for w in sweeps if w.get("finished")]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+
+
 def write_json(obj: dict[str, Any], path: pathlib.Path) -> None:
     """Atomically: a temporary file in the same folder, then ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -424,10 +432,11 @@ def main(argv: list[str] | None = None) -> int:
         this = {"command": record["command"], "started": record["started"], "finished": now,
                 "sweep_wall_seconds": time.perf_counter() - started,
                 "commit": commit["commit"], "runs_added": len(runs) - len(previous)}
+        every = [*sweeps, this] if this["runs_added"] else sweeps
         record.update(runs=runs, summary=summarise(runs), superseded_runs=superseded,
-                      commits=sorted({r["commit"] for r in runs}), sweeps=[*sweeps, this],
-                      sweep_wall_seconds=sum(w["sweep_wall_seconds"] or 0 for w in
-                                             [*sweeps, this]),
+                      commits=sorted({r["commit"] for r in runs}), sweeps=every,
+                      sweep_wall_seconds=sum(w["sweep_wall_seconds"] or 0 for w in every),
+                      span_seconds=_span(every),
                       finished=now)
         write_json(record, args.out)
 
