@@ -181,6 +181,8 @@ def check_images(page: pathlib.Path, static: BeautifulSoup, dom: BeautifulSoup) 
                 data = b""
             if len(data) < 100:
                 problems.append(f"image data URI is empty or broken: {src[:60]}...")
+        elif src.startswith("blob:"):
+            continue  # made in the browser by the page's own scripts (the widget manager)
         elif _remote(src):
             problems.append(f"image from the network: {src}")
         else:

@@ -6,6 +6,10 @@ Jupyter Book 1.x always loads ``sphinx_thebe``, which puts ``const THEBE_JS_URL 
 none (it runs offline; live code runs on Binder, Colab or a local Jupyter), so they are dropped
 from each page's scripts. MathJax, require.js and the widget manager are local copies
 (``book/_assets/``, see its README), and ``scripts/build_book.py`` fails if any CDN host is left.
+
+It also loads MathJax on every page (Sphinx's "always" assets policy): math reaches pages whose
+own source has none -- chapter titles in the navigation and next/previous links, printed Markdown
+outputs, the bibliography -- and would otherwise stay raw TeX there.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ def drop_thebe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app):
+    app.set_html_assets_policy("always")
     # priority 900: after sphinx_thebe and the theme have added their scripts (default 500)
     app.connect("html-page-context", drop_thebe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
