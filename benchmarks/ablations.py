@@ -343,6 +343,7 @@ def write_json(obj: dict[str, Any], path: pathlib.Path) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=1)
         f.write("\n")
+    os.chmod(tmp, 0o644)                                # mkstemp makes it 0600
     os.replace(tmp, path)
 
 
