@@ -2,7 +2,7 @@ r"""The paper's ablations (Tables 1-6 and the aggregation study), reproduced sma
 
 Usage::
 
-    python benchmarks/ablations.py                      # the whole sweep (about 20-25 min, 2 cores)
+    python benchmarks/ablations.py                      # the whole sweep: 87 runs, ~50 CPU-min
     python benchmarks/ablations.py --only scales,relation --seeds 0 1 2
     python benchmarks/ablations.py --list               # the settings and what they stand for
 
@@ -34,7 +34,9 @@ few runs find the relation at all, so every table except the last is also run ar
 *without* refine (settings ``nr_*``, and ``no_refine`` as their reference): a factor's effect
 shows only where the model learns.
 
-The results go to ``benchmarks/results/ablations.json`` (atomically, after every run, so an
+The sweep runs ``--jobs`` processes (default 2) of one thread each: about 25-30 min on two idle
+cores (it took 88 min on the shared machine that made the recorded file). The results go to
+``benchmarks/results/ablations.json`` (atomically, after every run, so an
 interrupted sweep resumes where it stopped): the command, the git commit, the seeds, the shared
 training settings, every setting's model options, each run's accuracy and time, and per
 setting the mean and the sample standard deviation over the seeds. The paper's numbers are
