@@ -43,31 +43,22 @@ def _temporary(path: pathlib.Path) -> tuple[int, str]:
 
 def save_atomic(obj: Any, path: "str | os.PathLike[str]") -> pathlib.Path:
     """``torch.save(obj)`` to ``path`` so that ``path`` is either the old or the new file."""
-    path = pathlib.Path(path)
-    fd, tmp = _temporary(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-    return path
+    return _write_atomic(path, "wb", lambda f: torch.save(obj, f))
 
 
 def write_text_atomic(text: str, path: "str | os.PathLike[str]") -> pathlib.Path:
     """Write a text file the same way (temporary file, fsync, ``os.replace``)."""
+    return _write_atomic(path, "w", lambda f: f.write(text))
+
+
+def _write_atomic(path: "str | os.PathLike[str]", mode: str, write) -> pathlib.Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then ``os.replace``:
+    a crash leaves either the old file or the new one, never half of it."""
     path = pathlib.Path(path)
     fd, tmp = _temporary(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

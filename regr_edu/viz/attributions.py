@@ -26,6 +26,7 @@ from torch import nn
 
 from .._checks import check_float, check_rank
 from ._common import as_numpy, check_int_in, new_figure, to_display
+from .features import _run_eval
 
 METHODS = ("gradcam", "ig")
 TITLES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
@@ -200,7 +201,7 @@ def attribution_figure(models: Mapping[str, nn.Module], x: torch.Tensor,
         tgt = int(cls[0]) if target is None else int(target)
         axes[r, 0].imshow(original)
         p_tgt = prob[0] if target is None else torch.softmax(
-            _eval_logits(model, xs), dim=1)[0, tgt]
+            _run_eval(model, xs), dim=1)[0, tgt]
         axes[r, 0].set_title(f"{name}: class {tgt} (p={float(p_tgt):.2f})", fontsize=9)
         for c, method in enumerate(methods, start=1):
             a = attribute(model, xs, tgt, method, n_steps=n_steps)[0]   # (C', [T,] H, W)
@@ -210,13 +211,3 @@ def attribution_figure(models: Mapping[str, nn.Module], x: torch.Tensor,
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
-
-
-def _eval_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return model(x)
-    finally:
-        model.train(was_training)
