@@ -39,3 +39,21 @@ def randomize_(module: torch.nn.Module, std: float = 0.3) -> torch.nn.Module:
             elif name.endswith("running_var"):
                 b.uniform_(0.5, 2.0)
     return module
+
+
+@pytest.fixture(scope="module")
+def photo_map():
+    """A 128-pixel photograph and its (1, 256, 8, 8) layer3 map (stride 16): four (4, 4)
+    regions of P = 16. Shared by the chapters' interactive tests."""
+    from regr_edu.interactive import regions as ir
+    from regr_edu.interactive._photo import photo
+    image = photo("astronaut", 128)
+    return image, ir.feature_map(image, "layer3")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every matplotlib figure a test left open (only if pyplot was imported)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -15,21 +15,6 @@ from regr_edu.interactive import aggregation as ia
 from regr_edu.interactive import regions as ir
 from regr_edu.interactive._photo import photo
 
-
-@pytest.fixture(scope="module")
-def image_and_map():
-    """A 128-pixel photograph and its (1, 256, 8, 8) map: four (4, 4) regions of P = 16."""
-    image = photo("astronaut", 128)
-    return image, ir.feature_map(image, "layer3")
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    import matplotlib.pyplot as plt
-    plt.close("all")
-
-
 # ----------------------------------------------------------------------------- Eq. 2 on a map
 @pytest.mark.parametrize("shape, scale", [((1, 6, 7, 9), (3, 4)), ((2, 5, 2, 5, 5), (3, 3)),
                                           ((1, 4, 6, 6), (3, 2))])
@@ -64,8 +49,8 @@ def test_identity_mu_nu_give_the_gram_matrix():
     torch.testing.assert_close(A, X @ X.transpose(-1, -2))
 
 
-def test_softmax_keeps_A_one_size_and_raw_grows_with_P(image_and_map):
-    _, x = image_and_map
+def test_softmax_keeps_A_one_size_and_raw_grows_with_P(photo_map):
+    _, x = photo_map
     norms = ia.aggregate_norms(x, [(1, 1), (2, 2), (4, 4), (8, 8)])
     assert norms["P"] == [1, 4, 16, 64]
     soft, raw = norms["softmax"], norms["raw"]
@@ -90,8 +75,8 @@ def test_pool_subgrid_tiles_the_region():
         ia.pool_nu((7, 7), 4)
 
 
-def test_average_and_max_pooling_are_pool_then_upsample(image_and_map):
-    _, x = image_and_map
+def test_average_and_max_pooling_are_pool_then_upsample(photo_map):
+    _, x = photo_map
     # c_nu = 4 on a (4, 4) region: 2 x 2 blocks of 2 x 2 cells each = pooling with kernel 2
     avg = F.avg_pool2d(x, 2).repeat_interleave(2, -2).repeat_interleave(2, -1)
     mx = F.max_pool2d(x, 2).repeat_interleave(2, -2).repeat_interleave(2, -1)
@@ -101,8 +86,8 @@ def test_average_and_max_pooling_are_pool_then_upsample(image_and_map):
 
 
 # ----------------------------------------------------------------------------- recovery
-def test_best_nu_is_the_truncated_svd(image_and_map):
-    _, x = image_and_map
+def test_best_nu_is_the_truncated_svd(photo_map):
+    _, x = photo_map
     X = ia.region_matrices(x, (4, 4)).double()                        # (4, 256, 16)
     S = torch.linalg.svdvals(X)                                       # (4, 16)
     for c in (1, 3, 8):
@@ -111,16 +96,16 @@ def test_best_nu_is_the_truncated_svd(image_and_map):
         assert err == pytest.approx(float(tail), rel=1e-4)
 
 
-def test_every_method_is_exact_at_c_nu_equal_P(image_and_map):
-    _, x = image_and_map
+def test_every_method_is_exact_at_c_nu_equal_P(photo_map):
+    _, x = photo_map
     errs = ia.recovery_errors(x, (4, 4), [16], steps=5)
     for method, (e,) in errs.items():
         assert e < 1e-5, (method, e)
 
 
-def test_best_nu_is_a_floor_and_training_helps(image_and_map):
+def test_best_nu_is_a_floor_and_training_helps(photo_map):
     """Every method's read-back of a region has rank <= c_nu, so none beats the truncated SVD."""
-    _, x = image_and_map
+    _, x = photo_map
     errs = ia.recovery_errors(x, (4, 4), [2, 4], steps=60)
     for method in ia.METHODS:
         for e, floor in zip(errs[method], errs["best_nu"]):
@@ -129,9 +114,9 @@ def test_best_nu_is_a_floor_and_training_helps(image_and_map):
     assert all(0 < e < 1 for e in errs["avg_pool"])
 
 
-def test_recovery_needs_nu_of_the_region_itself(image_and_map):
+def test_recovery_needs_nu_of_the_region_itself(photo_map):
     """recover_region reads nu(X) from the region: with another region's nu it fails."""
-    _, x = image_and_map
+    _, x = photo_map
     X = ia.region_matrices(x, (4, 4)).double()                        # (4, 256, 16)
     nu = torch.randn(4, 16, 16, dtype=torch.float64)                  # c_nu = P: exact
     A = rg.aggregate(X, nu, nu_softmax=False)
@@ -140,8 +125,8 @@ def test_recovery_needs_nu_of_the_region_itself(image_and_map):
     assert ia.relative_error(wrong, X) > 0.5
 
 
-def test_train_nu_lowers_the_loss_and_is_remembered(image_and_map):
-    _, x = image_and_map
+def test_train_nu_lowers_the_loss_and_is_remembered(photo_map):
+    _, x = photo_map
     conv, losses = ia.train_nu(x, (4, 4), 2, steps=30)
     assert losses[-1] < losses[0] and conv.weight.dtype == torch.float64
     ia._TRAINED.clear()
@@ -171,13 +156,13 @@ def test_train_nu_lowers_the_loss_and_is_remembered(image_and_map):
     (lambda x: ia.aggregate_map(x, (9, 4), None, None), r"must not be larger than the map"),
     (lambda x: ia.reconstruction_grid(torch.cat([x, x]), (4, 4), [1]), r"x must be one map"),
 ])
-def test_bad_arguments_are_rejected_with_the_rule_and_value(image_and_map, call, match):
+def test_bad_arguments_are_rejected_with_the_rule_and_value(photo_map, call, match):
     with pytest.raises(ValueError, match=match):
-        call(image_and_map[1])
+        call(photo_map[1])
 
 
-def test_figures_are_built(image_and_map):
-    image, x = image_and_map
+def test_figures_are_built(photo_map):
+    image, x = photo_map
     errs = ia.recovery_errors(x, (4, 4), [1, 3, 16], ["avg_pool", "best_nu"])
     assert math.isnan(errs["avg_pool"][1])
     assert isinstance(ia.recovery_figure(errs, [1, 3, 16], 16), Figure)
@@ -192,8 +177,8 @@ def test_figures_are_built(image_and_map):
 
 
 # ----------------------------------------------------------------------------- the widget
-def test_widget_follows_the_slider(image_and_map):
-    _, x = image_and_map
+def test_widget_follows_the_slider(photo_map):
+    _, x = photo_map
     box = ia.recovery_widget(x, (4, 4), methods=["avg_pool", "random_nu", "best_nu"], c_nu=4,
                              steps=5)
     assert (box.c_nu.min, box.c_nu.max) == (1, 16)                   # the rule of reconstruct
@@ -216,8 +201,8 @@ def test_widget_follows_the_slider(image_and_map):
     assert raw != box.errors["random_nu"]
 
 
-def test_widget_bounds_reject_out_of_range_values(image_and_map):
-    _, x = image_and_map
+def test_widget_bounds_reject_out_of_range_values(photo_map):
+    _, x = photo_map
     box = ia.recovery_widget(x, (4, 4), methods=["best_nu"], c_nu=2)
     box.c_nu.value = 40                      # ipywidgets clamps to the bound ...
     assert box.c_nu.value == 16 and box.errors["best_nu"] < 1e-6

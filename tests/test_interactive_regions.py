@@ -11,24 +11,9 @@ import regr_edu as rg
 from regr_edu.interactive import regions as ir
 from regr_edu.interactive._photo import photo
 
-
-@pytest.fixture(scope="module")
-def small():
-    """A 128-pixel photograph and its 8 x 8 layer3 map (stride 16)."""
-    image = photo("astronaut", 128)
-    return image, ir.feature_map(image, "layer3")
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    import matplotlib.pyplot as plt
-    plt.close("all")
-
-
 # ----------------------------------------------------------------------------- inputs
-def test_feature_map_shapes_and_strides(small):
-    image, feature = small
+def test_feature_map_shapes_and_strides(photo_map):
+    image, feature = photo_map
     assert feature.shape == (1, 256, 8, 8) and not feature.requires_grad
     assert ir.feature_map(image, "layer2").shape == (1, 128, 16, 16)
     assert ir.feature_map(image, "layer1").shape == (1, 64, 32, 32)
@@ -40,8 +25,8 @@ def test_feature_map_shapes_and_strides(small):
     torch.testing.assert_close(f[:, :, 1], ir.feature_map(clip[:, 1], "layer3"))
 
 
-def test_feature_map_is_deterministic_and_leaves_the_global_rng(small):
-    image, feature = small
+def test_feature_map_is_deterministic_and_leaves_the_global_rng(photo_map):
+    image, feature = photo_map
     state = torch.random.get_rng_state()
     again = ir.feature_map(image, "layer3", seed=0)
     assert torch.equal(torch.random.get_rng_state(), state)
@@ -98,8 +83,8 @@ def test_region_counts_reject_bad_scales(scales, match):
 
 
 # ----------------------------------------------------------------------------- figures
-def test_figures_are_built(small):
-    image, feature = small
+def test_figures_are_built(photo_map):
+    image, feature = photo_map
     fig = ir.regions_figure(image, feature, [(4, 4), (3, 3)])
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert "N = 4 + 9".replace("4 + 9", "13") in fig._suptitle.get_text()
@@ -111,8 +96,8 @@ def test_figures_are_built(small):
     assert len(ir.clip_regions_figure(clip, ir.feature_map(clip), (3, 3)).axes) == 6
 
 
-def test_feature_rgb_reuses_a_basis(small):
-    _, feature = small
+def test_feature_rgb_reuses_a_basis(photo_map):
+    _, feature = photo_map
     rgb, basis = ir.feature_rgb(feature)
     assert rgb.shape == (8, 8, 3) and rgb.min() >= 0 and rgb.max() <= 1
     same, _ = ir.feature_rgb(feature, basis)
@@ -134,14 +119,14 @@ def test_feature_rgb_reuses_a_basis(small):
     (lambda im, f: ir.layout_figure(14, 14, (3, 3), "crop"), r"reading must be one of"),
     (lambda im, f: ir.layout_figure(14, 14, (15, 3)), r"must not be larger than the map"),
 ])
-def test_figures_reject_bad_arguments(small, call, match):
+def test_figures_reject_bad_arguments(photo_map, call, match):
     with pytest.raises(ValueError, match=match):
-        call(*small)
+        call(*photo_map)
 
 
 # ----------------------------------------------------------------------------- the widget
-def test_widget_redraws_when_a_slider_moves(small):
-    image, feature = small
+def test_widget_redraws_when_a_slider_moves(photo_map):
+    image, feature = photo_map
     box = ir.regions_widget(image, feature, scale=(4, 4), second=(2, 2))
     assert box.h.max == 8 and box.w.max == 8 and box.h.min == 1      # the figure's own rule
     assert box.scales == ((4, 4), (2, 2))
@@ -166,8 +151,8 @@ def test_widget_redraws_when_a_slider_moves(small):
     assert "scale (8, 3): 1 x 3 = 3 regions of P = 24 cells (padded)" in box.info.value
 
 
-def test_widget_bounds_reject_out_of_range_values(small):
-    image, feature = small
+def test_widget_bounds_reject_out_of_range_values(photo_map):
+    image, feature = photo_map
     box = ir.regions_widget(image, feature, scale=(2, 2), second=None)
     assert not box.two.value and box.scales == ((2, 2),)
     box.h.value = 100                      # ipywidgets clamps to the bound ...

@@ -14,12 +14,6 @@ from regr_edu.interactive import unit as iu  # noqa: E402
 from conftest import randomize_  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 # ----------------------------------------------------------------------------- (1,1) = non-local
 @pytest.mark.parametrize("shape", [(2, 12, 5, 6), (1, 12, 3, 4, 5)])
 @pytest.mark.parametrize("norm", ["softmax", "dot"])
