@@ -17,10 +17,17 @@ def test_paper_shapes():
 
 
 def test_flops_of_nonlocal_match_the_formula():
-    """Four 1x1 convs (2 L C c each) and two L x L products (2 L^2 c each), per batch element."""
-    B, C, H, W = 2, 16, 5, 6
-    L, c = H * W, C // 2
+    """Official form: theta and W_z on the L positions, phi and g on the L' = L/4 positions of the
+    pooled input (2 L C c FLOPs per 1x1 conv on L positions), and two L x L' products."""
+    B, C, H, W = 2, 16, 6, 6
+    L, Lp, c = H * W, (H // 2) * (W // 2), C // 2
     unit = costs.build_unit("nl", C, (H, W))
+    flops, by_op = costs.count_flops(unit, costs.make_input(B, C, (H, W)))
+    assert by_op["convolution"] == B * 2 * C * c * (2 * L + 2 * Lp)
+    assert flops == B * (2 * C * c * (2 * L + 2 * Lp) + 2 * 2 * L * Lp * c)
+    # unpooled: four 1x1 convs on L positions and two L x L products
+    name, opts = costs.UNITS["NL unpooled"]
+    unit = costs.build_unit(name, C, (H, W), **opts)
     flops, by_op = costs.count_flops(unit, costs.make_input(B, C, (H, W)))
     assert by_op["convolution"] == B * 4 * 2 * L * C * c
     assert flops == B * (4 * 2 * L * C * c + 2 * 2 * L * L * c)
@@ -37,12 +44,15 @@ def test_interleaved_timing_runs_cases_in_turn():
 
 def test_memory_grows_quadratically_for_pixels_linearly_for_graphs():
     """Non-local keeps its L x L attention for backward; GloRe keeps only L-sized maps."""
-    def saved(name, side):
-        unit = costs.build_unit(name, 16, (side, side))
+    def saved(name, side, **options):
+        unit = costs.build_unit(name, 16, (side, side), **options)
         return costs.saved_bytes(unit, costs.make_input(1, 16, (side, side)))
-    nl = saved("nl", 16) / saved("nl", 8)             # 4x the positions
+    unpooled = costs.UNITS["NL unpooled"][1]
+    nl = saved("nl", 16, **unpooled) / saved("nl", 8, **unpooled)     # 4x the positions
     glore = saved("glore", 16) / saved("glore", 8)
     assert nl > 10 and 3 < glore < 5
+    # pooled (official): the L x L/4 matrix is quadratic too, but takes over at larger maps
+    assert saved("nl", 32) / saved("nl", 16) > 10
     unit = costs.build_unit("nl", 16, (8, 8))
     assert costs.peak_bytes(unit, costs.make_input(1, 16, (8, 8))) > 0
 
@@ -57,7 +67,12 @@ def test_unit_costs_rows_and_bars(tmp_path):
                                                                  gflops_overhead=4.0)]
     bars = costs.bar_ratios(rows, backbones)
     assert [b["bar"] for b in bars] == list(costs.BARS)
-    assert bars[-1]["measured"] == 0.25 and bars[-1]["passed"]
+    by_bar = {b["bar"]: b for b in bars}
+    flop_bar = by_bar["FLOP overhead +1 ReGr / +1 NL, ResNet-50 at 448"]
+    assert flop_bar["measured"] == 0.25 and flop_bar["passed"]
+    unpooled = by_bar["ReGr/NL unpooled FLOPs, C=1024 28x28 (unit alone)"]
+    gf = {r["unit"]: r["gflops"] for r in rows if r["shape"] == "448 res4"}
+    assert unpooled["measured"] == gf["ReGr"] / gf["NL unpooled"]
     table = costs.markdown_table(bars, ["bar", "measured", "limit", "passed"])
     assert table.splitlines()[0] == "| bar | measured | limit | passed |"
     path = tmp_path / "rows.csv"

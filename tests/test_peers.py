@@ -15,7 +15,7 @@ from conftest import randomize_
 PEERS = [
     ("nl", lambda c: NonLocal(c)),
     ("nl-dot", lambda c: NonLocal(c, mode="dot_product")),
-    ("nl-sub", lambda c: NonLocal(c, sub_sample=True)),
+    ("nl-full", lambda c: NonLocal(c, sub_sample=False, scale=False)),
     ("cgnl", lambda c: CGNL(c, groups=2)),
     ("cgnl-gauss", lambda c: CGNL(c, groups=2, kernel="gaussian")),
     ("glore", lambda c: GloRe(c)),
@@ -77,35 +77,82 @@ def test_gradcheck(make, shape):
 
 
 # ---- the compact forms against their literal definitions --------------------------------------
+def _max_pool_hw_literal(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, C, T*(H//2)*(W//2)): the max of each 2x2 window, one at a time."""
+    B, C, T, H, W = x.shape
+    cols = []
+    for t in range(T):
+        for i in range(H // 2):
+            for j in range(W // 2):
+                win = x[:, :, t, 2 * i:2 * i + 2, 2 * j:2 * j + 2]              # (B, C, 2, 2)
+                cols.append(win.reshape(B, C, 4).max(-1).values)
+    return torch.stack(cols, -1)
+
+
 def _nl_literal(unit: NonLocal, x: torch.Tensor) -> torch.Tensor:
-    """y_i = 1/C(x) sum_j f(x_i, x_j) g(x_j), one position pair at a time (no sub-sampling)."""
+    """y_i = 1/C(x) sum_j f(x_i, x_j) g(x_j), one position pair at a time; j runs over the input
+    max-pooled 2x2 in H, W when unit.sub_sample (the official code), f scaled by 1/sqrt(c)
+    when unit.scale."""
     B, C = x.shape[:2]
+    x5 = x if x.dim() == 5 else x.unsqueeze(2)
     xf = x.reshape(B, C, -1)
-    L = xf.shape[-1]
-    theta, phi, g = unit.theta(xf), unit.phi(xf), unit.g(xf)      # (B, c, L)
+    xj = _max_pool_hw_literal(x5) if unit.sub_sample else xf
+    L, Lj = xf.shape[-1], xj.shape[-1]
+    theta, phi, g = unit.theta(xf), unit.phi(xj), unit.g(xj)      # (B, c, L), (B, c, Lj)
+    s = unit.inner_channels ** -0.5 if unit.scale else 1.0
     y = torch.zeros_like(theta)
     for b in range(B):
         for i in range(L):
-            f = torch.stack([theta[b, :, i] @ phi[b, :, j] for j in range(L)])    # (L,)
-            w = torch.softmax(f, 0) if unit.mode == "embedded_gaussian" else f / L
-            y[b, :, i] = sum(w[j] * g[b, :, j] for j in range(L))
+            f = torch.stack([s * (theta[b, :, i] @ phi[b, :, j]) for j in range(Lj)])  # (Lj,)
+            w = torch.softmax(f, 0) if unit.mode == "embedded_gaussian" else f / Lj
+            y[b, :, i] = sum(w[j] * g[b, :, j] for j in range(Lj))
     return (xf + unit.bn(unit.w_z(y))).reshape(x.shape)
 
 
 @pytest.mark.parametrize("mode", ["embedded_gaussian", "dot_product"])
-def test_nonlocal_matches_literal_sum(mode):
-    unit = randomize_(NonLocal(6, mode=mode)).double().eval()
-    x = torch.randn(2, 6, 2, 3, 3, dtype=torch.float64)
+@pytest.mark.parametrize("sub_sample", [True, False])
+@pytest.mark.parametrize("scale", [None, True, False])
+def test_nonlocal_matches_literal_sum(mode, sub_sample, scale):
+    unit = randomize_(NonLocal(6, mode=mode, sub_sample=sub_sample, scale=scale)).double().eval()
+    x = torch.randn(2, 6, 2, 4, 5, dtype=torch.float64)
     torch.testing.assert_close(unit(x), _nl_literal(unit, x))
+    x4 = torch.randn(2, 6, 4, 4, dtype=torch.float64)
+    torch.testing.assert_close(unit(x4), _nl_literal(unit, x4))
+
+
+def test_nonlocal_defaults_are_the_official_code():
+    """video-nonlocal-net (lib/core/config.py): USE_MAXPOOL, USE_SOFTMAX, USE_SCALE on; inner
+    width C/2; the input pooled before phi and g (so phi and g see a quarter of the positions)."""
+    unit = NonLocal(16)
+    assert (unit.mode, unit.sub_sample, unit.scale, unit.inner_channels) == (
+        "embedded_gaussian", True, True, 8)
+    assert NonLocal(16, mode="dot_product").scale is False
+    # phi and g read the pooled input: a 2x2 window's non-maximal cells do not matter to them
+    unit = randomize_(NonLocal(4)).double().eval()
+    x = torch.randn(1, 4, 4, 4, dtype=torch.float64)
+    seen = []
+    unit.phi.register_forward_hook(lambda m, i, o: seen.append(i[0].shape))
+    unit(x)
+    assert seen == [(1, 4, 4)]                           # (B, C, (H/2)(W/2)): the input, pooled
+    # scaling by 1/sqrt(c) is the same as theta's weights and bias divided by sqrt(c)
+    plain = randomize_(NonLocal(8, scale=False)).double().eval()
+    scaled = NonLocal(8).double().eval()
+    scaled.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        plain.theta.weight.div_(2.0)
+        plain.theta.bias.div_(2.0)                       # sqrt(c) = sqrt(4) = 2
+    x = torch.randn(2, 8, 4, 6, dtype=torch.float64)
+    torch.testing.assert_close(scaled(x), plain(x))
 
 
 def test_nonlocal_attention_rows_and_subsampling():
-    unit = randomize_(NonLocal(8, sub_sample=True))
+    unit = randomize_(NonLocal(8))
     x = torch.randn(2, 8, 3, 6, 4)
     a = unit.attention(x)
-    assert a.shape == (2, 3 * 6 * 4, 3 * 3 * 2)         # phi pooled by 2 in H and W, not T
+    assert a.shape == (2, 3 * 6 * 4, 3 * 3 * 2)         # input pooled by 2 in H and W, not T
     torch.testing.assert_close(a.sum(-1), torch.ones(2, 72))
-    assert NonLocal(8, sub_sample=True)(torch.randn(2, 8, 5, 5)).shape == (2, 8, 5, 5)
+    assert NonLocal(8)(torch.randn(2, 8, 5, 5)).shape == (2, 8, 5, 5)
+    assert NonLocal(8, sub_sample=False).attention(x).shape == (2, 72, 72)
 
 
 def _cgnl_matrix(unit: CGNL, x: torch.Tensor) -> torch.Tensor:
@@ -167,6 +214,10 @@ def test_bad_options_errors():
         NonLocal(8, mode="gaussian")
     with pytest.raises(ValueError, match=r"sub_sample=True .*H >= 2 .*\(1, 8, 1, 4\)"):
         NonLocal(8, sub_sample=True)(torch.randn(1, 8, 1, 4))
+    with pytest.raises(ValueError, match=r"sub_sample must be one of \[True, False\], got 'yes'"):
+        NonLocal(8, sub_sample="yes")
+    with pytest.raises(ValueError, match=r"scale must be one of \[True, False\], got 2"):
+        NonLocal(8, scale=2)
     with pytest.raises(ValueError, match=r"inner_channels must be divisible by groups=8.*=4"):
         CGNL(8)
     with pytest.raises(ValueError, match=r"in_channels must be divisible by groups=4.*=6"):

@@ -390,7 +390,9 @@ def nonlocal_block_for(unit: ReGr):
     inner = max(inner_rel, c_mu)
     mode = {"softmax": "embedded_gaussian", "dot": "dot_product"}[rel.normalize]
     w = unit.mu.weight
-    block = NonLocal(C, inner_channels=inner, mode=mode).to(dtype=w.dtype, device=w.device)
+    # every position and no scaling: the plain block of the non-local paper's equations
+    block = NonLocal(C, inner_channels=inner, mode=mode, sub_sample=False,
+                     scale=False).to(dtype=w.dtype, device=w.device)
     # E: (M, c_mu), row m * c_nu + n picks entry m (A is flattened row-major)
     E = torch.zeros(unit.M, c_mu, dtype=w.dtype, device=w.device)
     for m in range(c_mu):

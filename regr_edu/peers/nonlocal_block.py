@@ -16,10 +16,23 @@ the identity, as the paper does). Two pairwise functions:
 - dot product: :math:`f = \theta(x_i)^\top \phi(x_j)`, :math:`\mathcal{C} = N_\phi`, the number
   of positions :math:`j`.
 
-Positions run over ``T * H * W`` (space-time for a clip). ``sub_sample=True`` max-pools
-:math:`\phi` and :math:`g` by 2 over ``H`` and ``W`` (not ``T``), which divides the pairwise
-matrix by 4, as the paper's "subsampling" trick. Cost: the ``(THW) x (THW)`` matrix makes the
-block quadratic in the number of positions.
+Positions run over ``T * H * W`` (space-time for a clip). The defaults are the block as the
+official video-nonlocal-net code builds it (``lib/models/nonlocal_helper.py`` with
+``lib/core/config.py``: ``USE_MAXPOOL``, ``USE_SOFTMAX`` and ``USE_SCALE`` all on): embedded
+Gaussian, inner width ``C // 2``, the *input* max-pooled by 2 over ``H`` and ``W`` (not ``T``)
+before :math:`\phi` and :math:`g`, so both convolutions run on a quarter of the positions and the
+pairwise matrix is ``(THW) x (THW/4)``; and :math:`\theta^\top\phi` scaled by
+:math:`1/\sqrt{C/2}` before the softmax. ``sub_sample=False`` (every position) and
+``scale=False`` (no scaling, as the non-local paper's equations) are the options reported beside.
+Pooling the input rather than :math:`\phi(x), g(x)` is both the official order and the cheaper one
+(the two convolutions see a quarter of the positions); the two differ in value, because the max
+does not commute with a convolution. Cost: the pairwise matrix makes the block quadratic in the
+number of positions.
+
+Deliberate difference from the official code: the 1x1 convolutions keep PyTorch's default
+initialisation (the official code draws them from :math:`\mathcal{N}(0, 0.01^2)`); the block is
+still the identity when built, through the last BatchNorm's zero weight, as in the official code
+(``BN_INIT_GAMMA = 0``).
 """
 from __future__ import annotations
 
@@ -39,21 +52,27 @@ class NonLocal(nn.Module):
         in_channels: ``C``.
         inner_channels: width of :math:`\theta, \phi, g` (default ``max(1, C // 2)``).
         mode: ``"embedded_gaussian"`` (default) or ``"dot_product"``.
-        sub_sample: max-pool :math:`\phi, g` by 2 over ``H, W`` (default False).
-        scale: divide :math:`\theta^\top\phi` by :math:`\sqrt{C/2}` before the softmax, as CGNL's
-            re-implementation does on CUB (default False: the non-local paper has no scaling).
+        sub_sample: max-pool the input by 2 over ``H, W`` before :math:`\phi` and :math:`g`
+            (default True, the official code's ``USE_MAXPOOL``); False: every position.
+        scale: divide :math:`\theta^\top\phi` by :math:`\sqrt{c}` (``c`` the inner width) before
+            the softmax. Default ``None``: on for the embedded Gaussian, off for the dot product,
+            as the official code (its ``USE_SCALE`` applies only inside the softmax branch).
         bias: biases in the 1x1 convolutions (default True, as the non-local paper's code).
     """
 
     def __init__(self, in_channels: int, inner_channels: int | None = None,
-                 mode: str = "embedded_gaussian", sub_sample: bool = False,
-                 scale: bool = False, bias: bool = True) -> None:
+                 mode: str = "embedded_gaussian", sub_sample: bool = True,
+                 scale: bool | None = None, bias: bool = True) -> None:
         super().__init__()
         check_positive_int("in_channels", in_channels)
         check_choice("mode", mode, MODES)
         inner = max(1, in_channels // 2) if inner_channels is None else inner_channels
         check_positive_int("inner_channels", inner)
         self.in_channels, self.inner_channels = in_channels, inner
+        check_choice("sub_sample", sub_sample, (True, False))
+        if scale is None:
+            scale = mode == "embedded_gaussian"
+        check_choice("scale", scale, (True, False))
         self.mode, self.sub_sample, self.scale = mode, bool(sub_sample), bool(scale)
         # 1x1(x1) convolutions over flattened positions: a Conv1d of kernel 1 on (B, C, THW) is
         # the same product over channels at every position, whatever the map's rank.
@@ -71,31 +90,36 @@ class NonLocal(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, inner_channels={self.inner_channels}, "
-                f"mode={self.mode!r}, sub_sample={self.sub_sample}")
+                f"mode={self.mode!r}, sub_sample={self.sub_sample}, scale={self.scale}")
 
-    def _pool(self, f: torch.Tensor, T: int, H: int, W: int) -> torch.Tensor:
-        """Max-pool ``(B, c, THW)`` by 2 over ``H, W``: ``(B, c, T * (H//2) * (W//2))``."""
-        B, c, _ = f.shape
-        f = f.reshape(B, c * T, H, W)                        # (B, c*T, H, W)
-        f = F.max_pool2d(f, kernel_size=2)                   # (B, c*T, H//2, W//2)
-        return f.reshape(B, c, -1)                           # (B, c, T*(H//2)*(W//2))
+    def _pooled(self, x5: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        r"""The positions :math:`\phi` and :math:`g` read: ``(B, C, L')``, the input max-pooled by 2
+        over ``H, W`` when ``sub_sample`` (``L' = T * (H//2) * (W//2)``), else ``L' = L``; ``shape``
+        is the caller's input shape, for the error message."""
+        B, C, T, H, W = x5.shape
+        if not self.sub_sample:
+            return x5.reshape(B, C, T * H * W)               # (B, C, L)
+        if H < 2 or W < 2:
+            raise ValueError(f"sub_sample=True max-pools H and W by 2 and needs H >= 2 and W >= 2, "
+                             f"got a map of shape {tuple(shape)}")
+        # kernel (1, 2, 2), stride (1, 2, 2): T is kept, as the official code's MaxPool
+        pooled = F.max_pool3d(x5, kernel_size=(1, 2, 2))     # (B, C, T, H//2, W//2)
+        return pooled.reshape(B, C, -1)                      # (B, C, L')
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
-        r"""The normalised pairwise matrix :math:`f / \mathcal{C}`: ``(B, THW, THW')``."""
+        r"""The normalised pairwise matrix :math:`f / \mathcal{C}`: ``(B, THW, L')``."""
         x5, _ = as_5d("x", x, self.in_channels)
         B, C, T, H, W = x5.shape
         x_flat = x5.reshape(B, C, T * H * W)                 # (B, C, L), L = THW
-        return self._attention(x_flat, T, H, W)
+        return self._attention(x_flat, self._pooled(x5, x.shape))
 
-    def _attention(self, x_flat: torch.Tensor, T: int, H: int, W: int) -> torch.Tensor:
+    def _attention(self, x_flat: torch.Tensor, x_pooled: torch.Tensor) -> torch.Tensor:
         theta = self.theta(x_flat)                           # (B, c, L)
-        phi = self.phi(x_flat)                               # (B, c, L)
-        if self.sub_sample:
-            phi = self._pool(phi, T, H, W)                   # (B, c, L'), L' = L/4
+        phi = self.phi(x_pooled)                             # (B, c, L')
         # (B, c, L)T x (B, c, L') --> (B, L, L'): theta(x_i)^T phi(x_j)
         f = torch.matmul(theta.transpose(1, 2), phi)
         if self.scale:
-            f = f / self.inner_channels ** 0.5
+            f = f / self.inner_channels ** 0.5               # (B, L, L'): / sqrt(c)
         if self.mode == "embedded_gaussian":
             return torch.softmax(f, dim=-1)                  # (B, L, L'): e^f / sum_j e^f
         return f / phi.shape[-1]                             # (B, L, L'): f / N_phi
@@ -103,14 +127,10 @@ class NonLocal(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x5, was_4d = as_5d("x", x, self.in_channels)
         B, C, T, H, W = x5.shape
-        if self.sub_sample and (H < 2 or W < 2):
-            raise ValueError(f"sub_sample=True max-pools H and W by 2 and needs H >= 2 and W >= 2, "
-                             f"got a map of shape {tuple(x.shape)}")
         x_flat = x5.reshape(B, C, T * H * W)                 # (B, C, L)
-        attn = self._attention(x_flat, T, H, W)              # (B, L, L')
-        g = self.g(x_flat)                                   # (B, c, L)
-        if self.sub_sample:
-            g = self._pool(g, T, H, W)                       # (B, c, L')
+        x_pooled = self._pooled(x5, x.shape)                 # (B, C, L')
+        attn = self._attention(x_flat, x_pooled)             # (B, L, L')
+        g = self.g(x_pooled)                                 # (B, c, L')
         # (B, c, L') x (B, L, L')T --> (B, c, L): y_i = sum_j f_ij g_j
         y = torch.matmul(g, attn.transpose(1, 2))
         z = self.bn(self.w_z(y))                             # (B, C, L)
