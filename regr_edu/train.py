@@ -142,7 +142,10 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--stop-epoch", type=_optional(int),
                    help="stop after this many epochs (the schedule still spans --epochs)")
     g.add_argument("--output-dir")
-    g.add_argument("--resume", metavar="CHECKPOINT")
+    g.add_argument("--resume", metavar="CHECKPOINT", help="a checkpoint, or a run's folder: "
+                   "continue it (to --epochs, also after --stop-epoch)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="let a new run replace the run already in --output-dir")
     g.add_argument("--test-only", action="store_true")
     g.add_argument("--keep-checkpoints", action="store_true", help="keep one file per epoch")
     g.add_argument("--no-progress", dest="progress", action="store_false")
@@ -157,8 +160,14 @@ def get_parser() -> argparse.ArgumentParser:
 def parse_config(argv: Sequence[str] | None = None):
     """The :class:`TrainConfig` that ``argv`` describes (errors exit through argparse)."""
     parser = get_parser()
+    return _parse(argv)[0]
+
+
+def _parse(argv: Sequence[str] | None) -> tuple[TrainConfig, dict[str, Any]]:
+    """The configuration and the options that are not part of it (``overwrite``)."""
     args = vars(parser.parse_args(argv))
     if args.pop("list_configs", False):
+    options = {"overwrite": bool(args.pop("overwrite", False))}
         for name in list_recipes():
             print(name)
         raise SystemExit(0)
@@ -171,23 +180,28 @@ def parse_config(argv: Sequence[str] | None = None):
         if "resume" in args and not args["resume"] is None:
             from .training.checkpoint import load_checkpoint
             saved = dict(load_checkpoint(args["resume"]).get("args", {}))
-            for key in ("resume", "test_only"):
+            # stop_epoch: a run stopped early is resumed to its end unless told again
+            for key in ("resume", "test_only", "stop_epoch"):
                 saved.pop(key, None)
             layers.append({k: v for k, v in saved.items() if k in FIELDS})
         layers.append(args)
         cfg = make_config(*layers)
     except (ValueError, FileNotFoundError) as err:
+        if not print_only:
+            from .training.run import check_output_dir
+            check_output_dir(cfg, options["overwrite"])
         parser.error(str(err))
     if print_only:
         print(json.dumps(cfg.to_dict(), indent=2))
         raise SystemExit(0)
-    return cfg
+    return cfg, options
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Parse ``argv`` (default: the command line) and run; return the run's summary."""
     from .training.run import run
-    return run(parse_config(argv))
+    cfg, options = _parse(argv)
+    return run(cfg, overwrite=options["overwrite"])
 
 
 if __name__ == "__main__":

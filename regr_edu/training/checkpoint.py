@@ -87,16 +87,45 @@ def _fsync_dir(folder: pathlib.Path) -> None:
 
 def load_checkpoint(path: "str | os.PathLike[str]",
                     map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with the safe unpickler; clear errors for a missing or foreign file."""
+    """Read a checkpoint with the safe unpickler; clear errors for a missing or foreign file.
+
+    ``path`` is a checkpoint file or a run's folder (then its ``checkpoint.pth``). Every failure
+    is a ``FileNotFoundError`` or ``ValueError`` that names the file and what is wrong with it:
+    an empty or truncated file, a file that is not a torch checkpoint, one whose pickle would run
+    code (refused by ``weights_only=True``), or one of another format version.
+    """
     path = pathlib.Path(path)
+    if path.is_dir():
+        inside = path / "checkpoint.pth"
+        if not inside.is_file():
+            raise FileNotFoundError(f"resume must name a checkpoint file or a run's folder "
+                                    f"holding checkpoint.pth, got the folder {path}, which has "
+                                    "no checkpoint.pth")
+        path = inside
     if not path.is_file():
         raise FileNotFoundError(f"resume must name a checkpoint file, got {path}, which does not "
                                 "exist")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if path.stat().st_size == 0:
+        raise ValueError(f"resume must name a checkpoint file, got {path}, which is empty "
+                         "(0 bytes): a copy or a save that did not finish")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # EOFError, UnpicklingError, RuntimeError from the zip reader...
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+        raise ValueError(f"resume must name a regr_edu checkpoint readable with "
+                         f"torch.load(weights_only=True), got {path}, which could not be read "
+                         f"({type(err).__name__}{': ' + first if first else ''}); it may be "
+                         "truncated, corrupt, not a torch file, or hold objects that the safe "
+                         "loader refuses") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
         raise ValueError(f"{path} is not a regr_edu training checkpoint (expected a dict with "
                          f"'model' and 'epoch'; got {type(ckpt).__name__} with keys "
                          f"{sorted(ckpt)[:8] if isinstance(ckpt, dict) else '-'})")
+    version = ckpt.get("version")
+    if version != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint version must be {CHECKPOINT_VERSION} (the format this "
+                         f"regr_edu reads), got version={version!r} in {path}; it was written "
+                         "by another version of regr_edu")
     return ckpt
 
 

@@ -41,6 +41,42 @@ SUMMARY_FILE = "summary.json"
 RESUME_FREE = {"output_dir", "resume", "test_only", "progress", "device", "keep_checkpoints",
                "eval_every", "max_eval_steps", "test_batch_size", "data_path", "stop_epoch"}
 
+# Files that mark a folder as holding a run: a new run refuses it unless told to overwrite.
+RUN_FILES = (CHECKPOINT_FILE, METRICS_FILE, SUMMARY_FILE, "config.json")
+
+
+def _holds_run(folder: pathlib.Path) -> list[str]:
+    """The run files in ``folder`` (empty when it holds no run)."""
+    found = [name for name in RUN_FILES if (folder / name).exists()]
+    found += sorted(p.name for p in folder.glob("checkpoint_*.pth"))
+    return found
+
+
+def check_output_dir(cfg: TrainConfig, overwrite: bool = False) -> None:
+    """``ValueError`` when ``cfg.output_dir`` cannot take this run's files.
+
+    It must be a folder (or not exist yet). A new run (not ``resume``, not ``test_only``) refuses a
+    folder that already holds a run -- its checkpoint, metrics or configuration would be replaced
+    -- unless ``overwrite``. Resuming may write into the folder of the checkpoint it resumes.
+    """
+    out = pathlib.Path(cfg.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output_dir must be a folder (or not exist yet), got {str(out)!r}, "
+                         "which is a file")
+    if cfg.test_only or overwrite or not out.is_dir():
+        return
+    if cfg.resume:
+        resume = pathlib.Path(cfg.resume)
+        ckpt_dir = resume if resume.is_dir() else resume.parent
+        if ckpt_dir.resolve() == out.resolve():
+            return
+    found = _holds_run(out)
+    if found:
+        raise ValueError(
+            f"output_dir {str(out)!r} already holds a run ({', '.join(found)}); a new run would "
+            f"replace it. To continue that run: --resume {out / CHECKPOINT_FILE}; to start over "
+            "and replace it: --overwrite (run(..., overwrite=True)); or choose another "
+            "--output-dir")
 
 def build_model(cfg: TrainConfig, data: Data) -> nn.Module:
     """The backbone of ``cfg.model`` with ``cfg.num_units`` units of kind ``cfg.unit``."""
@@ -154,15 +190,19 @@ def _row_text(row: dict[str, Any], epochs: int) -> str:
     return "  ".join(parts)
 
 
-def run(cfg: TrainConfig, callback: Callable[[dict], None] | None = None) -> dict[str, Any]:
+def run(cfg: TrainConfig, callback: Callable[[dict], None] | None = None, *,
+        overwrite: bool = False) -> dict[str, Any]:
     """Train (or test) as ``cfg`` says; return the summary (also written to ``summary.json``).
 
     ``callback(info)`` is called after every optimizer step with ``epoch``, ``step``, ``batch``,
     ``loss``, ``model``, ``optimizer``, ``rank``, ``world`` and the training ``sampler`` (tests
-    use it to compare ranks step by step).
+    use it to compare ranks step by step). A new run refuses an ``output_dir`` that already holds
+    a run unless ``overwrite`` (see :func:`check_output_dir`). Nothing is written before the first
+    epoch ends, and every file is written atomically.
     """
     check_config(cfg)
     started = time.perf_counter()
+    check_output_dir(cfg, overwrite)
     info = init_distributed(cfg.device)
     try:
         return _run(cfg, info, callback, started)
@@ -201,7 +241,16 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
 
     start_epoch, step, history = 0, 0, []
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError as err:
+            lines = [ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()][:3]
+            raise ValueError(
+                f"resume must name a checkpoint of the model this configuration builds "
+                f"({cfg.model} + {cfg.num_units if cfg.unit else 0} x {cfg.unit or 'no unit'}, "
+                f"unit_kwargs={cfg.unit_kwargs}), got {cfg.resume}, whose weights do not fit it "
+                f"({'; '.join(lines)[:600]}); flags that change the model (--model, --unit, "
+                "--unit-kwargs, --model-kwargs) must match the checkpoint's") from None
         if not cfg.test_only:
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
@@ -230,6 +279,23 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
                f"{cfg.num_units if cfg.unit else 0} x {cfg.unit or 'no unit'} "
                f"({params / 1e6:.2f} M parameters), {info.world} process(es) on {device}")
 
+    end = cfg.epochs if cfg.stop_epoch is None else min(cfg.epochs, cfg.stop_epoch)
+    if ckpt is not None and not cfg.test_only:
+        if start_epoch >= cfg.epochs:
+            _log(info, f"regr_edu.train: the run in {cfg.resume} is finished: it trained all "
+                       f"{cfg.epochs} epochs; nothing to do (to train longer pass a larger "
+                       "--epochs; to test it: --test-only)")
+            last = history[-1] if history else {}
+            return {"config": cfg.to_dict(), "epochs_run": len(history), "final": last,
+                    "finished": True, "output_dir": str(out_dir)}
+        if start_epoch >= end:
+            raise ValueError(f"stop_epoch must be larger than the {start_epoch} epoch(s) the "
+                             f"checkpoint {cfg.resume} has trained, got stop_epoch="
+                             f"{cfg.stop_epoch}: there is nothing to do")
+        _log(info, f"regr_edu.train: resuming {cfg.resume}: it stopped after epoch "
+                   f"{start_epoch} of {cfg.epochs}; continuing with epoch {start_epoch + 1} "
+                   f"up to epoch {end}")
+
     if cfg.test_only:
         metrics = evaluate(model, loaders.test, device, amp=cfg.amp, video_level=data.video_level,
                            max_steps=cfg.max_eval_steps, progress=cfg.progress and info.is_main)
@@ -240,11 +306,11 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
             write_text_atomic(json.dumps(summary, indent=2) + "\n", out_dir / "test_metrics.json")
         return summary
 
-    if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(json.dumps(cfg.to_dict(), indent=2) + "\n", out_dir / "config.json")
+    if info.is_main and ckpt is not None:
         # the metrics file is derived from the checkpoint: a killed epoch leaves no line behind
         write_text_atomic("".join(json.dumps(r) + "\n" for r in history), out_dir / METRICS_FILE)
+    # a new run writes nothing before its first epoch ends: a run that fails early leaves no
+    # half-written folder behind (and so nothing that a rerun would refuse)
 
     step_callback = None
     if callback is not None:
@@ -252,7 +318,6 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
             callback({**payload, "rank": info.rank, "world": info.world,
                       "sampler": loaders.sampler})
 
-    end = cfg.epochs if cfg.stop_epoch is None else min(cfg.epochs, cfg.stop_epoch)
     for epoch in range(start_epoch, end):
         t0 = time.perf_counter()
         loaders.sampler.set_epoch(epoch)
@@ -281,8 +346,12 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
             save_atomic(state, out_dir / CHECKPOINT_FILE)
             if cfg.keep_checkpoints:
                 save_atomic(state, out_dir / f"checkpoint_{epoch:03d}.pth")
-            with open(out_dir / METRICS_FILE, "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
+            if epoch == start_epoch:
+                write_text_atomic(json.dumps(cfg.to_dict(), indent=2) + "\n",
+                                  out_dir / "config.json")
+            # rewritten whole (atomically) from the history, never appended to in place
+            write_text_atomic("".join(json.dumps(r) + "\n" for r in history),
+                              out_dir / METRICS_FILE)
         _log(info, _row_text(row, cfg.epochs))
         barrier(info)
 
