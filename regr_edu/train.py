@@ -159,15 +159,15 @@ def get_parser() -> argparse.ArgumentParser:
 
 def parse_config(argv: Sequence[str] | None = None):
     """The :class:`TrainConfig` that ``argv`` describes (errors exit through argparse)."""
-    parser = get_parser()
     return _parse(argv)[0]
 
 
 def _parse(argv: Sequence[str] | None) -> tuple[TrainConfig, dict[str, Any]]:
     """The configuration and the options that are not part of it (``overwrite``)."""
+    parser = get_parser()
     args = vars(parser.parse_args(argv))
-    if args.pop("list_configs", False):
     options = {"overwrite": bool(args.pop("overwrite", False))}
+    if args.pop("list_configs", False):
         for name in list_recipes():
             print(name)
         raise SystemExit(0)
@@ -186,10 +186,10 @@ def _parse(argv: Sequence[str] | None) -> tuple[TrainConfig, dict[str, Any]]:
             layers.append({k: v for k, v in saved.items() if k in FIELDS})
         layers.append(args)
         cfg = make_config(*layers)
-    except (ValueError, FileNotFoundError) as err:
         if not print_only:
             from .training.run import check_output_dir
             check_output_dir(cfg, options["overwrite"])
+    except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     if print_only:
         print(json.dumps(cfg.to_dict(), indent=2))

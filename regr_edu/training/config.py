@@ -176,10 +176,6 @@ def check_config(cfg: TrainConfig) -> None:
             raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
     if cfg.lr == 0:
         raise ValueError("lr must be > 0, got 0")
-    if not 0 < cfg.warmup_factor <= 1:
-        raise ValueError(f"warmup_factor must be in (0, 1], got {cfg.warmup_factor!r}")
-    if cfg.dropout is not None and not 0 <= cfg.dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1) or None, got {cfg.dropout!r}")
     if not cfg.momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {cfg.momentum!r}")
     if not cfg.label_smoothing < 1:
@@ -188,17 +184,21 @@ def check_config(cfg: TrainConfig) -> None:
         raise ValueError(f"warmup_epochs must be at most epochs={cfg.epochs} (a warm-up longer "
                          f"than the training never reaches the peak lr), got "
                          f"{cfg.warmup_epochs!r}")
+    if not 0 < cfg.warmup_factor <= 1:
+        raise ValueError(f"warmup_factor must be in (0, 1], got {cfg.warmup_factor!r}")
+    if cfg.dropout is not None and not 0 <= cfg.dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1) or None, got {cfg.dropout!r}")
     if not isinstance(cfg.lr_milestones, list) or not all(
             isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in cfg.lr_milestones):
         raise ValueError(f"lr_milestones must be a list of positive integer epochs, got "
+                         f"{cfg.lr_milestones!r}")
+    if any(b <= a for a, b in zip(cfg.lr_milestones, cfg.lr_milestones[1:])):
+        raise ValueError(f"lr_milestones must be strictly increasing epochs, got "
                          f"{cfg.lr_milestones!r}")
     if cfg.model_kwargs is not None and not isinstance(cfg.model_kwargs, dict):
         raise ValueError(f"model_kwargs must be a dict (a JSON object), got {cfg.model_kwargs!r}")
     if not isinstance(cfg.unit_kwargs, dict):
         raise ValueError(f"unit_kwargs must be a dict (a JSON object), got {cfg.unit_kwargs!r}")
-    if any(b <= a for a, b in zip(cfg.lr_milestones, cfg.lr_milestones[1:])):
-        raise ValueError(f"lr_milestones must be strictly increasing epochs, got "
-                         f"{cfg.lr_milestones!r}")
     if cfg.unit is None and cfg.unit_kwargs:
         raise ValueError(f"unit_kwargs {cfg.unit_kwargs} were given without a unit; name one "
                          f"with --unit {{{','.join(UNITS)}}}")

@@ -40,7 +40,6 @@ SUMMARY_FILE = "summary.json"
 # Fields that may change between a run and its resumption without changing its trajectory.
 RESUME_FREE = {"output_dir", "resume", "test_only", "progress", "device", "keep_checkpoints",
                "eval_every", "max_eval_steps", "test_batch_size", "data_path", "stop_epoch"}
-
 # Files that mark a folder as holding a run: a new run refuses it unless told to overwrite.
 RUN_FILES = (CHECKPOINT_FILE, METRICS_FILE, SUMMARY_FILE, "config.json")
 
@@ -77,6 +76,7 @@ def check_output_dir(cfg: TrainConfig, overwrite: bool = False) -> None:
             f"replace it. To continue that run: --resume {out / CHECKPOINT_FILE}; to start over "
             "and replace it: --overwrite (run(..., overwrite=True)); or choose another "
             "--output-dir")
+
 
 def build_model(cfg: TrainConfig, data: Data) -> nn.Module:
     """The backbone of ``cfg.model`` with ``cfg.num_units`` units of kind ``cfg.unit``."""
@@ -201,8 +201,8 @@ def run(cfg: TrainConfig, callback: Callable[[dict], None] | None = None, *,
     epoch ends, and every file is written atomically.
     """
     check_config(cfg)
-    started = time.perf_counter()
     check_output_dir(cfg, overwrite)
+    started = time.perf_counter()
     info = init_distributed(cfg.device)
     try:
         return _run(cfg, info, callback, started)
