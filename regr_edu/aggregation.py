@@ -75,3 +75,61 @@ def recover_region(A: torch.Tensor, nu_features: torch.Tensor) -> torch.Tensor:
     nu_t_pinv = torch.linalg.pinv(nu_features.transpose(-1, -2))
     # (..., c_mu, c_nu) x (..., c_nu, P) --> (..., c_mu, P)
     return torch.matmul(A, nu_t_pinv)
+
+
+AGGREGATIONS = ("bilinear", "avg", "max")
+
+
+def pool_bins(c_nu: int) -> tuple[int, int]:
+    """``(bh, bw)`` with ``bh * bw = c_nu`` and ``bh <= bw`` as close as possible (8 -> (2, 4))."""
+    bh = max(d for d in range(1, int(c_nu ** 0.5) + 1) if c_nu % d == 0)
+    return bh, c_nu // bh
+
+
+def pool_regions(mu: torch.Tensor, scale: tuple[int, int], bins: tuple[int, int],
+                 mode: str = "avg", mask: torch.Tensor | None = None) -> torch.Tensor:
+    r"""The paper's aggregation study: fixed pooling in place of Eq. 2, at the same length ``M``.
+
+    Each channel of :math:`\mu(X_i)` (the region's ``h x w`` cells) is average- or max-pooled onto
+    a fixed ``bh x bw = c_nu`` grid of sub-cells (adaptive pooling: bins of nearly equal size, a
+    region with fewer cells than bins repeats cells), so :math:`A_i` is ``c_mu x c_nu`` as with
+    Eq. 2. Where Eq. 2 weighs the cells by ``c_nu`` softmax maps learned from the input, pooling
+    uses fixed ones; :math:`\nu` is not used.
+
+    Args:
+        mu: ``(..., c_mu, P)`` with ``P = h * w`` (cells in row-major order).
+        scale: ``(h, w)``.
+        bins: ``(bh, bw)``, the sub-cell grid (:func:`pool_bins` of ``c_nu``).
+        mode: ``"avg"`` or ``"max"``.
+        mask: optional bool ``(..., P)``, ``True`` on real cells: padded cells are left out of
+            every bin (a bin with no real cell gives 0).
+
+    Returns:
+        ``(..., c_mu, bh * bw)``, the sub-cells in row-major order.
+    """
+    import torch.nn.functional as F
+
+    check_float("mu", mu)
+    h, w = scale
+    bh, bw = bins
+    lead, (c_mu, P) = mu.shape[:-2], mu.shape[-2:]
+    if P != h * w:
+        raise ValueError(f"mu's last dim must be the region's h*w={h * w} cells for "
+                         f"scale={tuple(scale)}, got mu {tuple(mu.shape)}")
+    if mode not in ("avg", "max"):
+        raise ValueError(f"mode must be one of ['avg', 'max'], got {mode!r}")
+    r = mu.reshape(-1, 1, h, w)                                  # (R*c_mu, 1, h, w)
+    if mask is None:
+        pool = F.adaptive_avg_pool2d if mode == "avg" else F.adaptive_max_pool2d
+        A = pool(r, (bh, bw))                                    # (R*c_mu, 1, bh, bw)
+    else:
+        m = mask.unsqueeze(-2).expand(*lead, c_mu, P).reshape(-1, 1, h, w)  # (R*c_mu, 1, h, w)
+        if mode == "avg":
+            # mean over the real cells of each bin: pooled sum over pooled count
+            num = F.adaptive_avg_pool2d(r * m, (bh, bw))         # (R*c_mu, 1, bh, bw)
+            den = F.adaptive_avg_pool2d(m.to(r.dtype), (bh, bw))
+            A = torch.where(den > 0, num / den.clamp_min(1e-12), torch.zeros_like(num))
+        else:
+            A = F.adaptive_max_pool2d(r.masked_fill(~m, float("-inf")), (bh, bw))
+            A = torch.where(torch.isinf(A), torch.zeros_like(A), A)   # a bin of padding only
+    return A.reshape(*lead, c_mu, bh * bw)                       # (..., c_mu, c_nu)

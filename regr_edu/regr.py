@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import as_5d, check_choice, check_positive_int, check_scales
-from .aggregation import aggregate
+from .aggregation import AGGREGATIONS, aggregate, pool_bins, pool_regions
 from .distribution import distribute
 from .refine import Refine
 from .regions import cell_mask, grid_size, pad_to_scale, split_regions
@@ -62,6 +62,14 @@ class ReGr(nn.Module):
         relation_norm: bilinear only, ``"softmax"`` (default) or ``"dot"``.
         inner_channels: bilinear only, ``M'`` (default ``M // 4``).
         gcn_scale: GCN only, scale ``R`` by ``1/N`` (default True).
+        gcn_orientation: GCN only, ``"row"`` (default, SPEC.md: region ``i``'s features give
+            row ``i`` of ``R``, :math:`R_{ij} = w_j \cdot U_i + b_j`, so region ``i`` decides
+            whom it reads) or ``"column"`` (the transpose: region ``i``'s features give column
+            ``i``, and output region ``j`` weighs every region by a learned query :math:`w_j`).
+        aggregation: ``"bilinear"`` (Eq. 2, :math:`\mu\nu^\top`, default), or ``"avg"`` /
+            ``"max"``: each region's :math:`\mu` average- or max-pooled onto ``c_nu`` fixed
+            sub-cells, the same ``M`` numbers (the paper's aggregation study; :math:`\nu` is
+            then unused and frozen).
         attention_mode: attention only, ``"sequential"`` (default) or ``"letter"``.
         attention_reduction: attention only, ``r`` in ``M -> M/r -> M`` (default 16).
     """
@@ -72,8 +80,9 @@ class ReGr(nn.Module):
                  nu_channels: int | None = None, *, nu_softmax: bool = True,
                  refine_context: int = 1, refine_mode: str = "replace",
                  relation_norm: str = "softmax", inner_channels: int | None = None,
-                 gcn_scale: bool = True, attention_mode: str = "sequential",
-                 attention_reduction: int = 16) -> None:
+                 gcn_scale: bool = True, gcn_orientation: str = "row",
+                 attention_mode: str = "sequential", attention_reduction: int = 16,
+                 aggregation: str = "bilinear") -> None:
         super().__init__()
         check_positive_int("in_channels", in_channels)
         self.scales = check_scales("scales", scales)
@@ -87,6 +96,9 @@ class ReGr(nn.Module):
         check_choice("refine_mode", refine_mode, ("replace", "add"))
         check_choice("relation_norm", relation_norm, ("softmax", "dot"))
         check_choice("attention_mode", attention_mode, ("sequential", "letter"))
+        check_choice("gcn_orientation", gcn_orientation, ("row", "column"))
+        check_choice("aggregation", aggregation, AGGREGATIONS)
+        self.aggregation = aggregation
         self.in_channels, self.mu_channels, self.nu_channels = in_channels, c_mu, c_nu
         self.M = c_mu * c_nu
         self.relation_name = relation
@@ -100,6 +112,8 @@ class ReGr(nn.Module):
         self.mu = nn.Conv2d(in_channels, c_mu, kernel_size=1)
         self.nu = nn.Conv2d(in_channels, c_nu, kernel_size=1)
         self.xi = nn.Conv2d(in_channels, c_nu, kernel_size=1)
+        if aggregation != "bilinear":
+            self.nu.requires_grad_(False)                        # pooling replaces Eq. 2's nu
         # Eq. 3-4: one eta shared by every scale (the paper: all scales have the same parameters)
         self.refine = Refine(self.M, refine_context, refine_mode) if refine else None
         # Eq. 5-10
@@ -110,7 +124,8 @@ class ReGr(nn.Module):
                 raise ValueError("relation='gcn' needs input_size=(T, H, W) or (H, W) of the map "
                                  "the unit sees, since its relation matrix is N x N with N fixed; "
                                  "got input_size=None")
-            self.relation = RELATIONS[relation](self.M, self.num_regions, gcn_scale)
+            self.relation = RELATIONS[relation](self.M, self.num_regions, gcn_scale,
+                                                orientation=gcn_orientation)
         else:
             self.relation = RELATIONS[relation](self.M, attention_reduction, mode=attention_mode)
         # Eq. 13 and the residual: lift c_mu -> C, BatchNorm starting at zero
@@ -122,7 +137,8 @@ class ReGr(nn.Module):
             in_channels=in_channels, scales=self.scales, relation=relation, refine=bool(refine),
             input_size=self.input_size, mu_channels=c_mu, nu_channels=c_nu,
             nu_softmax=self.nu_softmax, refine_context=refine_context, refine_mode=refine_mode,
-            relation_norm=relation_norm, gcn_scale=gcn_scale, attention_mode=attention_mode)
+            relation_norm=relation_norm, gcn_scale=gcn_scale, attention_mode=attention_mode,
+            gcn_orientation=gcn_orientation, aggregation=aggregation)
 
     def zero_init_last(self) -> None:
         """Set the last BatchNorm's weight (and bias) to zero: the unit becomes the identity."""
@@ -150,6 +166,9 @@ class ReGr(nn.Module):
         nu_r = split_regions(pad_to_scale(nu, scale), scale)     # (B, T, Gh, Gw, c_nu, P)
         padded = (H % scale[0]) or (W % scale[1])
         mask = cell_mask(H, W, scale, device=mu.device) if padded else None  # (Gh, Gw, P)
+        if self.aggregation != "bilinear":                       # the aggregation study
+            return pool_regions(mu_r, scale, pool_bins(self.nu_channels), self.aggregation,
+                                mask)                            # (B, T, Gh, Gw, c_mu, c_nu)
         return aggregate(mu_r, nu_r, mask, self.nu_softmax)      # (B, T, Gh, Gw, c_mu, c_nu)
 
     def explain(self, x: torch.Tensor) -> dict[str, Any]:

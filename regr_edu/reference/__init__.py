@@ -7,7 +7,7 @@ inputs: this is slow on purpose.
 
 ==========  ===========================================
 Eq. 1       :func:`split_regions`, :func:`merge_regions`
-Eq. 2       :func:`aggregate_region`, :func:`recover_region`
+Eq. 2       :func:`aggregate_region`, :func:`recover_region`; :func:`pool_region` (study)
 Eq. 3–4     :func:`bilinear_shift`, :func:`refine`
 Eq. 5–6     :func:`bilinear_relation`
 Eq. 7–8     :func:`gcn_relation`
@@ -17,7 +17,7 @@ Eq. 13      :func:`distribute_region`
 the unit    :func:`regr_forward`
 ==========  ===========================================
 """
-from .aggregation import aggregate_region, conv1x1, recover_region, softmax
+from .aggregation import aggregate_region, conv1x1, pool_region, recover_region, softmax
 from .distribution import distribute_region
 from .refine import bilinear_shift, g, refine
 from .regions import merge_regions, region_cells, split_regions
@@ -26,6 +26,7 @@ from .unit import regr_forward
 
 __all__ = [
     "split_regions", "merge_regions", "region_cells", "conv1x1", "softmax", "aggregate_region",
-    "recover_region", "g", "bilinear_shift", "refine", "bilinear_relation", "gcn_relation",
+    "pool_region", "recover_region", "g", "bilinear_shift", "refine", "bilinear_relation",
+    "gcn_relation",
     "attention_relation", "reason", "distribute_region", "regr_forward",
 ]

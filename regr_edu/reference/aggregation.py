@@ -53,3 +53,38 @@ def recover_region(A: torch.Tensor, nu_features: torch.Tensor) -> torch.Tensor:
             sol = torch.linalg.lstsq(nu2[r], A2[r, k].unsqueeze(-1), driver="gelsd").solution
             out[r, k] = sol[:, 0]
     return out.reshape(*lead, A.shape[-2], nu_features.shape[-1]).to(A.device)
+
+
+def pool_region(cells, local, scale, bins, mu_weight, mu_bias, mode: str = "avg"):
+    r"""The aggregation study on one region: :math:`\mu(X_i)` average- or max-pooled per channel
+    onto ``bh x bw`` sub-cells, in place of Eq. 2.
+
+    Args:
+        cells: ``(C, P)``, the region's real cells.
+        local: their ``(row, col)`` inside the region, ``0 <= row < h``, ``0 <= col < w``.
+        scale: ``(h, w)``; bins: ``(bh, bw)``.
+
+    Bin ``(a, b)`` covers rows ``floor(a h / bh) .. ceil((a+1) h / bh) - 1`` and the same for
+    columns (adaptive pooling); a bin with no real cell gives 0.
+
+    Returns:
+        ``(c_mu, bh * bw)``, the bins in row-major order.
+    """
+    h, w = scale
+    bh, bw = bins
+    mu = conv1x1(cells, mu_weight, mu_bias)                        # (c_mu, P)
+    A = torch.zeros(mu.shape[0], bh * bw, dtype=cells.dtype, device=cells.device)
+    for a in range(bh):
+        r0, r1 = (a * h) // bh, -(-((a + 1) * h) // bh)
+        for b in range(bw):
+            c0, c1 = (b * w) // bw, -(-((b + 1) * w) // bw)
+            inside = [p for p, (r, c) in enumerate(local) if r0 <= r < r1 and c0 <= c < c1]
+            for k in range(mu.shape[0]):
+                values = [mu[k, p] for p in inside]
+                if not values:
+                    continue
+                if mode == "avg":
+                    A[k, a * bw + b] = sum(values) / len(values)
+                else:
+                    A[k, a * bw + b] = max(values)
+    return A

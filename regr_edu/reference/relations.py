@@ -41,11 +41,13 @@ def bilinear_relation(V: torch.Tensor, theta_weight, theta_bias, phi_weight, phi
 
 
 def gcn_relation(V: torch.Tensor, node_weight, node_bias, relation_weight, relation_bias,
-                 scale_by_n: bool = True):
+                 scale_by_n: bool = True, orientation: str = "row"):
     r"""Eq. 7–8 and 11 on one sample ``V`` ``(N, M)``: returns ``(Z, R)``.
 
     :math:`U_i = \mathrm{ReLU}(v_i + \sum_k (A_g)_{ik} v_k + b_i)` (node-wise conv plus its
-    input, as GloRe), then :math:`R_{ji} = w_j \cdot U_i + c_j` (channel-wise conv ``M -> N``).
+    input, as GloRe), then the channel-wise conv ``M -> N`` expands region ``i``'s features into
+    row ``i``, :math:`R_{ij} = w_j \cdot U_i + c_j` (``orientation="row"``), or into column
+    ``i``, :math:`R_{ji} = w_j \cdot U_i + c_j` (``"column"``).
     """
     N, M = V.shape
     Ag = node_weight.reshape(N, N)
@@ -57,9 +59,13 @@ def gcn_relation(V: torch.Tensor, node_weight, node_bias, relation_weight, relat
         U[i] = torch.relu(acc)
     Wr = relation_weight.reshape(N, M)
     R = torch.zeros(N, N, dtype=V.dtype, device=V.device)
-    for j in range(N):
-        for i in range(N):
-            R[j, i] = (Wr[j] * U[i]).sum() + relation_bias[j]
+    for i in range(N):
+        for j in range(N):
+            r = (Wr[j] * U[i]).sum() + relation_bias[j]     # region i's features, weight j
+            if orientation == "row":
+                R[i, j] = r
+            else:
+                R[j, i] = r
     if scale_by_n:
         R = R / N
     return reason(R, V), R

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .aggregation import aggregate_region, conv1x1, softmax
+from .aggregation import aggregate_region, conv1x1, pool_region, softmax
 from .distribution import distribute_region
 from .refine import refine as refine_grid
 from .regions import region_cells
@@ -21,7 +21,8 @@ def _sub(state: dict, prefix: str) -> dict:
 
 def regr_forward(x: torch.Tensor, state: dict, *, scales, relation="bilinear", refine=True,
                  mu_channels, nu_channels, nu_softmax=True, refine_mode="replace",
-                 relation_norm="softmax", gcn_scale=True, attention_mode="sequential",
+                 relation_norm="softmax", gcn_scale=True, gcn_orientation="row",
+                 attention_mode="sequential", aggregation="bilinear",
                  training=False, bn_eps=1e-5, return_intermediates=False, **_ignored):
     """Literal forward pass. ``training`` picks batch statistics for the BatchNorm (else running).
 
@@ -32,6 +33,9 @@ def regr_forward(x: torch.Tensor, state: dict, *, scales, relation="bilinear", r
     x5 = x.unsqueeze(2) if was_4d else x
     B, C, T, H, W = x5.shape
     c_mu, c_nu = mu_channels, nu_channels
+    # the aggregation study's sub-cell grid: bh x bw = c_nu, bh <= bw as close as possible
+    bh = max(d for d in range(1, c_nu + 1) if c_nu % d == 0 and d * d <= c_nu)
+    bins = (bh, c_nu // bh)
     ys, inter = [], []
     for b in range(B):
         V_rows, grids, regions = [], [], []                       # regions: (scale, t, gy, gx)
@@ -43,8 +47,13 @@ def regr_forward(x: torch.Tensor, state: dict, *, scales, relation="bilinear", r
                     for gx in range(Gw):
                         cells = region_cells(gy, gx, s, H, W)
                         X_i = torch.stack([x5[b, :, t, r, c] for r, c in cells], dim=1)  # (C, P)
-                        A = aggregate_region(X_i, state["mu.weight"], state["mu.bias"],
-                                             state["nu.weight"], state["nu.bias"], nu_softmax)
+                        if aggregation == "bilinear":
+                            A = aggregate_region(X_i, state["mu.weight"], state["mu.bias"],
+                                                 state["nu.weight"], state["nu.bias"], nu_softmax)
+                        else:                                      # "avg" or "max" pooling
+                            local = [(r - gy * s[0], c - gx * s[1]) for r, c in cells]
+                            A = pool_region(X_i, local, s, bins, state["mu.weight"],
+                                            state["mu.bias"], aggregation)
                         A_grid[t, :, gy, gx] = A.reshape(-1)       # row-major: m * c_nu + n
             if refine:
                 A_grid = refine_grid(A_grid, state["refine.eta.weight"], state["refine.eta.bias"],
@@ -63,7 +72,8 @@ def regr_forward(x: torch.Tensor, state: dict, *, scales, relation="bilinear", r
                                      rel["phi.bias"], relation_norm)
         elif relation == "gcn":
             Z, R = gcn_relation(V, rel["node_conv.weight"], rel["node_conv.bias"],
-                                rel["relation_conv.weight"], rel["relation_conv.bias"], gcn_scale)
+                                rel["relation_conv.weight"], rel["relation_conv.bias"], gcn_scale,
+                                gcn_orientation)
         else:
             Z, R = attention_relation(V, grids, rel, attention_mode)
 

@@ -8,6 +8,16 @@ the same family with the sign of :math:`A_g` learned), followed by a ReLU. The s
 *channel-wise*: it maps each region's ``M`` features to ``N`` relation weights, so ``R`` is
 ``N x N`` and the number of regions ``N`` is fixed when the layer is built. Open choice
 (SPEC.md): ``R`` is scaled by ``1/N`` (default, so :math:`Z = RV` does not grow with ``N``).
+
+Orientation (SPEC.md). The paper expands *each node's* feature from ``M`` to ``N`` "to present
+the relation with other nodes", so region ``i``'s features give row ``i`` of ``R``:
+
+.. math::  R_{ij} = w_j \cdot U_i + b_j, \qquad z_i = \sum_j R_{ij} v_j
+
+— region ``i`` decides whom it reads (``orientation="row"``, the default). The transpose,
+``orientation="column"``, gives column ``i`` from region ``i``'s features,
+:math:`R_{ji} = w_j \cdot U_i + b_j`: output region ``j`` owns a learned query :math:`w_j` and
+weighs every region ``i`` by it (this package's form before issue 12).
 """
 from __future__ import annotations
 
@@ -15,28 +25,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_positive_int
+from .._checks import check_choice, check_positive_int
+
+ORIENTATIONS = ("row", "column")
 
 
 class GCNRelation(nn.Module):
-    def __init__(self, channels: int, num_regions: int, scale_by_n: bool = True) -> None:
+    def __init__(self, channels: int, num_regions: int, scale_by_n: bool = True,
+                 orientation: str = "row") -> None:
         super().__init__()
         check_positive_int("channels", channels)
         check_positive_int("num_regions", num_regions)
+        check_choice("gcn_orientation", orientation, ORIENTATIONS)
         self.num_regions = num_regions
         self.scale_by_n = scale_by_n
+        self.orientation = orientation
         self.node_conv = nn.Conv1d(num_regions, num_regions, kernel_size=1)   # A_g: mixes regions
         self.relation_conv = nn.Conv1d(channels, num_regions, kernel_size=1)  # M -> N per region
 
     def matrix(self, V: torch.Tensor, grids=None) -> torch.Tensor:
-        """``R`` (``B x N x N``): ``R[b, j, i]`` is the weight of region ``i`` for region ``j``."""
+        """``R`` (``B x N x N``): ``R[b, i, j]`` is the weight of region ``j`` for region ``i``;
+        row ``i`` comes from region ``i``'s features (``"row"``) or column ``i`` does
+        (``"column"``)."""
         B, N, M = V.shape
         if N != self.num_regions:
             raise ValueError(f"the GCN relation was built for num_regions={self.num_regions} "
                              f"regions (from input_size), but the input gives N={N} regions; "
                              f"build the unit with the input_size of this map")
         U = F.relu(V + self.node_conv(V))                       # (B, N, M): nodes as channels
-        R = self.relation_conv(U.transpose(1, 2))               # (B, M, N) --> (B, N_out, N)
+        R = self.relation_conv(U.transpose(1, 2))               # (B, M, N) --> (B, N_j, N_i)
+        if self.orientation == "row":
+            R = R.transpose(1, 2)                               # (B, N_i, N_j): row i from U_i
         return R / N if self.scale_by_n else R
 
     def forward(self, V: torch.Tensor, grids=None) -> torch.Tensor:
