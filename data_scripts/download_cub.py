@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = dl.prepare_cub200(args.root, download=not args.no_download,
                                    keep_archive=not args.delete_archive, url=args.url,
                                    md5=args.md5 or None, progress=not args.quiet)
-    except (dl.DownloadError, dl.ChecksumError, dl.UnsafeArchiveError, FileNotFoundError) as err:
+    except (dl.DownloadError, dl.ChecksumError, dl.UnsafeArchiveError, dl.CorruptArchiveError, dl.MissingToolError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     train, test = CUB200(folder, train=True), CUB200(folder, train=False)

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             args.root, download=not args.no_download, keep_archive=not args.delete_archive,
             url=args.url, splits_url=args.splits_url, md5=args.md5, splits_md5=args.splits_md5,
             progress=not args.quiet)
-    except (dl.DownloadError, dl.ChecksumError, dl.UnsafeArchiveError, dl.MissingToolError,
+    except (dl.DownloadError, dl.ChecksumError, dl.UnsafeArchiveError, dl.CorruptArchiveError, dl.MissingToolError,
             FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

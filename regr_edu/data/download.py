@@ -5,13 +5,17 @@ Everything here is written so that a failure leaves nothing that looks complete:
 * :func:`download_url` streams into ``<dest>.part`` (resumed with an HTTP ``Range`` request when a
   ``.part`` is already there, or when the connection drops midway), checks the MD5 where one is
   published, and only then renames ``.part`` to ``dest`` (``os.replace``, atomic on one file
-  system). A file that fails its checksum is deleted, ``.part`` included: resuming it would only
-  rebuild the same bad bytes.
+  system). A file that fails its checksum is never deleted: it is renamed aside
+  (``<name>.md5-mismatch``) or, when it was put there by hand and no download is allowed, left in
+  place, and the message shows both sums (a typo in the expected MD5 must not cost a 6 GB file).
 * :func:`extract_archive` unpacks ``.tar``/``.tgz``/``.tar.gz``/``.zip``/``.rar`` into a hidden
   temporary folder beside the target, refusing the whole archive as soon as one member would land
   outside it (an absolute path, a ``..`` component, a symbolic or hard link that points outside,
-  a device file). Only when every member is out are the top-level entries moved into place; on
-  any error the temporary folder is removed.
+  a device file). Links are checked as they *resolve* on disk, again after every later link (a
+  link that is harmless alone can point outside once a later link exists), and a member may not
+  replace a link or a folder extracted before it. Only when every member is out are the
+  top-level entries moved into place; on any error the temporary folder is removed, and a corrupt
+  archive is a :class:`CorruptArchiveError` that names it.
 * RAR (UCF101 ships as ``UCF101.rar``, RAR 3) goes through Debian's ``unar``/``lsar``
   (``apt-get install -y unar``); without them the error says so.
 * Without network, :class:`DownloadError` says which URL to fetch by hand and the exact path to put
@@ -35,7 +39,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
+import zlib
 from http.client import HTTPException
 from typing import Callable, Iterable
 
@@ -61,7 +67,11 @@ class DownloadError(RuntimeError):
 
 
 class ChecksumError(RuntimeError):
-    """A file's MD5 differs from the published one; the file has been removed."""
+    """A file's MD5 differs from the expected one; the file is kept (aside or in place)."""
+
+
+class CorruptArchiveError(RuntimeError):
+    """An archive could not be read or extracted (truncated, corrupt, not an archive)."""
 
 
 class UnsafeArchiveError(RuntimeError):
@@ -89,18 +99,43 @@ def md5sum(path: "str | os.PathLike[str]", chunk_size: int = 1 << 20,
     return digest.hexdigest()
 
 
-def check_md5(path: "str | os.PathLike[str]", md5: str, *, remove_on_mismatch: bool = True,
-              progress: bool = False) -> None:
-    """Raise :class:`ChecksumError` (after deleting the file, by default) if the MD5 differs."""
+def check_md5(path: "str | os.PathLike[str]", md5: str, *, set_aside: bool = False,
+              progress: bool = False, remove_on_mismatch: bool | None = None) -> None:
+    """Raise :class:`ChecksumError`, showing both sums, if the file's MD5 differs from ``md5``.
+
+    The file is never deleted. With ``set_aside`` it is renamed to ``<name>.md5-mismatch`` (so
+    that it no longer looks like the expected file and a download can take its place); otherwise
+    it stays where it is. ``remove_on_mismatch`` is accepted for old callers and means
+    ``set_aside``.
+    """
     _check_md5_string(md5)
+    if remove_on_mismatch is not None:
+        set_aside = bool(remove_on_mismatch)
+    path = pathlib.Path(path)
     got = md5sum(path, progress=progress)
-    if got != md5.lower():
-        if remove_on_mismatch:
-            pathlib.Path(path).unlink(missing_ok=True)
-        raise ChecksumError(
-            f"MD5 mismatch for {os.fspath(path)}: expected {md5.lower()}, got {got}"
-            + ("; the file was deleted (a corrupt or incomplete download), fetch it again"
-               if remove_on_mismatch else ""))
+    if got == md5.lower():
+        return
+    if set_aside:
+        kept = set_aside_file(path)
+        where = f"the file is kept as {kept} (not deleted)"
+    else:
+        where = f"the file is left in place at {path} (not deleted)"
+    raise ChecksumError(
+        f"MD5 mismatch for {path}: expected {md5.lower()}, got {got}; {where}. If the expected "
+        "MD5 was typed by hand (--md5), check it; otherwise the file is corrupt or incomplete: "
+        "remove it and fetch it again")
+
+
+def set_aside_file(path: "str | os.PathLike[str]") -> pathlib.Path:
+    """Rename ``path`` to ``<name>.md5-mismatch`` (``.md5-mismatch-2``, ... if taken)."""
+    path = pathlib.Path(path)
+    kept = path.with_name(path.name.removesuffix(".part") + ".md5-mismatch")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = path.with_name(path.name.removesuffix(".part") + f".md5-mismatch-{n}")
+    os.replace(path, kept)
+    return kept
 
 
 def _check_md5_string(md5: object) -> None:
@@ -136,14 +171,16 @@ def download_url(url: str, dest: "str | os.PathLike[str]", md5: str | None = Non
     r"""Download ``url`` to ``dest`` resumably and atomically; return ``dest``.
 
     * If ``dest`` exists it is verified against ``md5`` (when given) and returned without any
-      network access; a mismatch deletes it and downloads again.
+      network access; a mismatch sets it aside (``<name>.md5-mismatch``, with a warning that
+      shows both sums) and downloads again.
     * Bytes go to ``dest + ".part"``. A ``.part`` left by an earlier attempt is resumed with
       ``Range: bytes=<size>-``; a server answering ``200`` instead of ``206`` ignores ranges, so the
       ``.part`` is restarted from zero. A connection that drops midway is resumed the same way, up
       to ``retries`` times (waiting ``backoff * attempt`` seconds in between).
     * When the body is complete (its length checked against ``Content-Length``/``Content-Range``
-      where the server sent them) the MD5 is checked; on mismatch the ``.part`` is deleted and
-      :class:`ChecksumError` raised. Only a verified file is renamed to ``dest``.
+      where the server sent them) the MD5 is checked; on mismatch the ``.part`` is set aside as
+      ``<name>.md5-mismatch`` and :class:`ChecksumError` raised. Only a verified file is renamed
+      to ``dest``.
     * No network, DNS failure, refused connection, HTTP error: :class:`DownloadError` with
       :func:`offline_message` (which URL to fetch by hand, the exact path to put it at).
     """
@@ -159,10 +196,10 @@ def download_url(url: str, dest: "str | os.PathLike[str]", md5: str | None = Non
         if md5 is None:
             return dest
         try:
-            check_md5(dest, md5, progress=progress)
+            check_md5(dest, md5, set_aside=True, progress=progress)
             return dest
-        except ChecksumError:
-            pass  # deleted: fetch it again below
+        except ChecksumError as err:
+            warnings.warn(f"{err}. Downloading it again.", stacklevel=2)
     part = dest.with_name(dest.name + ".part")
     open_url = opener or urllib.request.urlopen
     attempt = 0
@@ -194,7 +231,7 @@ def download_url(url: str, dest: "str | os.PathLike[str]", md5: str | None = Non
                                 f"{last_error!r}; {have} bytes kept in {part} and resumed next time"))
         time.sleep(backoff * attempt)
     if md5 is not None:
-        check_md5(part, md5, progress=progress)  # deletes .part on mismatch
+        check_md5(part, md5, set_aside=True, progress=progress)  # kept aside on mismatch
     os.replace(part, dest)
     return dest
 
@@ -299,14 +336,38 @@ def _tar_members(archive: pathlib.Path, tar: tarfile.TarFile, tmp: pathlib.Path)
         yield member
 
 
+def _check_links(archive: pathlib.Path, tmp: pathlib.Path, links: list[pathlib.Path]) -> None:
+    """Every link extracted so far must still resolve inside ``tmp``, now that more exist.
+
+    A link checked alone can be harmless and point outside once a later link exists
+    (``b -> a/a/../..`` then ``a -> .``), so each new link re-checks all of them as they resolve
+    on disk (``os.path.realpath`` follows every link in the chain)."""
+    for link in links:
+        if os.path.islink(link) and not _inside(tmp, link):
+            raise UnsafeArchiveError(
+                f"archive {archive} member {link.relative_to(tmp).as_posix()!r} is a link to "
+                f"{os.readlink(link)!r}, which resolves outside the target folder once the "
+                "archive's other links exist: refused, nothing extracted")
+
+
 def _extract_tar(archive: pathlib.Path, tmp: pathlib.Path, progress: bool) -> None:
     bar = _count_bar(f"extract {archive.name}") if progress else None
+    links: list[pathlib.Path] = []
     with tarfile.open(archive, mode="r:*") as tar:
         for member in _tar_members(archive, tar, tmp):
+            where = tmp / _check_member_name(archive, member.name)
+            if os.path.islink(where) or (os.path.isdir(where) and not member.isdir()):
+                what = "link" if os.path.islink(where) else "folder"
+                raise UnsafeArchiveError(
+                    f"archive {archive} member {member.name!r} would replace the {what} that an "
+                    "earlier member created there: refused, nothing extracted")
             if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: a second, independent guard
                 tar.extract(member, tmp, filter="data")
             else:  # pragma: no cover - older Pythons; our own checks above still ran
                 tar.extract(member, tmp)
+            if member.issym() or member.islnk():
+                links.append(where)
+                _check_links(archive, tmp, links)
             if bar is not None:
                 bar.update(1)
         # tarfile stops at the end-of-archive blocks, before the gzip/bz2/xz trailer: read the
@@ -372,12 +433,12 @@ def _extract_rar(archive: pathlib.Path, tmp: pathlib.Path, progress: bool) -> No
     # 1) list the members with lsar and refuse unsafe names before writing anything
     listing = subprocess.run(["lsar", "-j", str(archive)], capture_output=True, text=True)
     if listing.returncode != 0:
-        raise RuntimeError(f"lsar could not read {archive} (corrupt or not a RAR archive): "
-                           f"{(listing.stderr or listing.stdout).strip()[-500:]}")
+        raise CorruptArchiveError(f"lsar could not read {archive} (corrupt or not a RAR archive): "
+                                  f"{(listing.stderr or listing.stdout).strip()[-500:]}")
     try:
         contents = json.loads(listing.stdout).get("lsarContents", [])
     except json.JSONDecodeError as err:
-        raise RuntimeError(f"lsar gave unreadable output for {archive}: {err}") from err
+        raise CorruptArchiveError(f"lsar gave unreadable output for {archive}: {err}") from None
     for entry in contents:
         name = entry.get("XADFileName", "")
         _check_member_name(archive, name)
@@ -387,8 +448,8 @@ def _extract_rar(archive: pathlib.Path, tmp: pathlib.Path, progress: bool) -> No
     cmd = ["unar", "-q", "-f", "-D", "-o", str(tmp), str(archive)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"unar failed on {archive} (exit {done.returncode}): "
-                           f"{(done.stderr or done.stdout).strip()[-500:]}")
+        raise CorruptArchiveError(f"unar failed on {archive} (exit {done.returncode}): "
+                                  f"{(done.stderr or done.stdout).strip()[-500:]}")
     # 3) second guard: nothing on disk may point outside
     for path in tmp.rglob("*"):
         if path.is_symlink() and not _inside(tmp, path.resolve()):
@@ -440,8 +501,19 @@ def extract_archive(archive: "str | os.PathLike[str]", target: "str | os.PathLik
     target.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".extract-{archive.name}-", dir=target))
     try:
-        {"tar": _extract_tar, "zip": _extract_zip, "rar": _extract_rar}[kind](archive, tmp,
-                                                                                progress)
+        extract = {"tar": _extract_tar, "zip": _extract_zip, "rar": _extract_rar}[kind]
+        try:
+            extract(archive, tmp, progress)
+        except (UnsafeArchiveError, MissingToolError, CorruptArchiveError):
+            raise
+        except getattr(tarfile, "FilterError", ()) as err:  # tarfile's own "data" filter
+            raise UnsafeArchiveError(f"archive {archive}: {err}: refused, nothing "
+                                     "extracted") from None
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as err:
+            raise CorruptArchiveError(
+                f"archive {archive} could not be extracted: it is truncated, corrupt or not a "
+                f"{kind} archive ({type(err).__name__}: {err}); nothing was extracted. Remove it "
+                "and fetch it again") from None
         entries = sorted(tmp.iterdir())
         for entry in entries:
             final = target / entry.name
@@ -469,8 +541,10 @@ def _obtain(url: str, dest: pathlib.Path, md5: str | None, download: bool,
             progress: bool) -> pathlib.Path:
     """Use ``dest`` if present (verified), else download it (or explain how to, offline)."""
     if dest.exists():
-        if md5 is not None:
-            check_md5(dest, md5, progress=progress)  # deletes it on mismatch, then raises
+        if md5 is not None and not download:
+            check_md5(dest, md5, progress=progress)  # left in place on mismatch, then raises
+        elif md5 is not None:
+            return download_url(url, dest, md5, progress=progress)  # sets a mismatch aside
         return dest
     if not download:
         raise FileNotFoundError(offline_message(url, dest, md5, "download=False"))
@@ -491,10 +565,13 @@ def prepare_cub200(root: "str | os.PathLike[str]", *, download: bool = True,
     if (folder / "images.txt").is_file():
         return folder
     archive = _obtain(url, root / CUB_FILENAME, md5, download, progress)
-    extract_archive(archive, root, md5=None, progress=progress)  # verified just above
+    created = extract_archive(archive, root, md5=None, progress=progress)  # verified above
     if not (folder / "images.txt").is_file():
-        raise RuntimeError(f"{archive} extracted but {folder / 'images.txt'} is missing: the "
-                           "archive is not CUB-200-2011 as published")
+        _remove(created)
+        raise CorruptArchiveError(
+            f"archive {archive} is not CUB-200-2011 as published: extracting it gave "
+            f"{[p.name for p in created]} but no {CUB_FOLDER}/images.txt (what it gave was "
+            "removed again). Remove the archive and fetch it again")
     if not keep_archive:
         archive.unlink()
     return folder
@@ -517,21 +594,38 @@ def prepare_ucf101(root: "str | os.PathLike[str]", *, download: bool = True,
     if not (splits / "classInd.txt").is_file():
         archive = _obtain(splits_url, root / UCF101_SPLITS_FILENAME, splits_md5, download,
                           progress)
-        extract_archive(archive, root, progress=progress)
+        created = extract_archive(archive, root, progress=progress)
         if not (splits / "classInd.txt").is_file():
-            raise RuntimeError(f"{archive} extracted but {splits / 'classInd.txt'} is missing")
+            _remove(created)
+            raise CorruptArchiveError(
+                f"archive {archive} is not UCF101's split lists as published: extracting it gave "
+                f"{[p.name for p in created]} but no {UCF101_SPLITS_FOLDER}/classInd.txt (what it "
+                "gave was removed again). Remove the archive and fetch it again")
         if not keep_archive:
             archive.unlink()
     if not videos.is_dir():
         if not unar_available():  # say so before fetching 6.5 GB
             raise MissingToolError(UNAR_MISSING.format(archive=root / UCF101_FILENAME))
         archive = _obtain(url, root / UCF101_FILENAME, md5, download, progress)
-        extract_archive(archive, root, progress=progress)
+        created = extract_archive(archive, root, progress=progress)
         if not videos.is_dir():
-            raise RuntimeError(f"{archive} extracted but {videos} is missing")
+            _remove(created)
+            raise CorruptArchiveError(
+                f"archive {archive} is not UCF101.rar as published (or is damaged): extracting "
+                f"it gave {[p.name for p in created]} but no {UCF101_FOLDER}/ folder (what it "
+                "gave was removed again). Remove the archive and fetch it again")
         if not keep_archive:
             archive.unlink()
     return videos, splits
+
+
+def _remove(paths: Iterable[pathlib.Path]) -> None:
+    """Remove what a failed preparation extracted, so that the rerun is not blocked by it."""
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def iter_files(folder: "str | os.PathLike[str]") -> Iterable[pathlib.Path]:
