@@ -26,7 +26,8 @@ Our analogue of each of the paper's tables, on a 16 x 16 map (layer2 of a 64 x 6
   layer2's first blocks (res3 + res4, as ``SMALL_PLACEMENTS[2]``); 5 units: after every block
   of layers 1-3 (the paper's 5 are 2 in res3 and 3 in res4). Its own baseline without units.
 - aggregation: Eq. 2's learned :math:`\mu\,\nu^\top` vs fixed average / max pooling of
-  :math:`\mu(X_i)` onto ``c_nu`` sub-cells, the same length ``M`` (:class:`PooledReGr`).
+  :math:`\mu(X_i)` onto ``c_nu`` sub-cells, the same length ``M`` (``ReGr(aggregation="avg" |
+  "max")``; a setting's ``"pool"`` names the option).
 - refine on/off, and ReGr vs non-local, CGNL, GloRe (Tables 5-6), one unit after layer2.
 
 Refine is on in every ReGr of the paper's tables, and in ours. With refine, in this budget,
@@ -49,7 +50,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import multiprocessing as mp
 import os
 import pathlib
@@ -62,14 +62,12 @@ import time
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import regr_edu as rg                                           # noqa: E402
-from regr_edu.regions import split_regions                      # noqa: E402
 from regr_edu.regr import ReGr                                  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "ablations.json"
@@ -89,7 +87,8 @@ def _regr(**kw):
     return {"unit": "regr", "unit_kwargs": {"scales": REF_SCALES, **kw}}
 
 
-# name -> model options: unit, unit_kwargs, blocks, placement, pool (PooledReGr), label.
+# name -> model options: unit, unit_kwargs, blocks, placement, pool (ReGr's aggregation option:
+# "avg" or "max"), label.
 SETTINGS: dict[str, dict[str, Any]] = {
     "none": {"unit": None, "label": "small_resnet (no unit)"},
     "regr": {**_regr(), "label": "+ReGr (2,2)+(4,4), bilinear, refine"},
@@ -171,43 +170,15 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 
-class PooledReGr(ReGr):
-    r"""ReGr with Eq. 2 replaced by fixed pooling at the same length :math:`M`.
-
-    Each region's :math:`\mu(X_i)` (``c_mu x h x w``) is average- or max-pooled onto a fixed grid
-    of ``bh x bw = c_nu`` sub-cells (adaptive pooling: bins of nearly equal size; a region with
-    fewer cells than bins repeats cells), so :math:`A_i` is ``c_mu x c_nu`` as with Eq. 2 and
-    everything after it (refine, relation, distribution) is unchanged. :math:`\nu` is not used.
-    Where Eq. 2 weighs the cells with ``c_nu`` learned, input-dependent attention maps
-    (softmax over the region), pooling uses fixed ones.
-    """
-
-    def __init__(self, in_channels: int, *, pool: str = "avg", **kwargs: Any) -> None:
-        super().__init__(in_channels, **kwargs)
-        if pool not in ("avg", "max"):
-            raise ValueError(f"pool must be one of ['avg', 'max'], got {pool!r}")
-        self.pool = pool
-        self.bins = _bins(self.nu_channels)
-        self.nu.requires_grad_(False)                            # unused: Eq. 2 is replaced
-
-    def _regions(self, mu, nu, scale):
-        H, W = mu.shape[-2:]
-        h, w = scale
-        if H % h or W % w:
-            raise ValueError(f"PooledReGr needs scales that divide the map, got scale {scale} on "
-                             f"(H, W)=({H}, {W})")
-        r = split_regions(mu, scale)                             # (B, T, Gh, Gw, c_mu, P)
-        B, T, Gh, Gw, c_mu, _ = r.shape
-        r = r.reshape(B * T * Gh * Gw * c_mu, 1, h, w)           # one region channel per row
-        pool = F.adaptive_avg_pool2d if self.pool == "avg" else F.adaptive_max_pool2d
-        A = pool(r, self.bins)                                   # (B*T*Gh*Gw*c_mu, 1, bh, bw)
-        return A.reshape(B, T, Gh, Gw, c_mu, self.nu_channels)   # (B, T, Gh, Gw, c_mu, c_nu)
-
-
-def _bins(c_nu: int) -> tuple[int, int]:
-    """``(bh, bw)`` with ``bh * bw = c_nu`` and ``bh <= bw`` as close as possible."""
-    bh = max(d for d in range(1, int(math.isqrt(c_nu)) + 1) if c_nu % d == 0)
-    return bh, c_nu // bh
+# The recorded runs were made before issue 12 changed two defaults: the GCN relation then built
+# column i of R from region i's features (now row i, gcn_orientation="row") and NonLocal used
+# every position without scaling (now the official form: input pooled by 2, scaled). The settings
+# keep their names and their JSON; build_model pins the forms the runs were made with, so the
+# record stays reproducible. A setting that names one of these options itself wins.
+PINNED: dict[str, dict[str, Any]] = {
+    "gcn": {"gcn_orientation": "column"},                       # relation="gcn" settings
+    "nl": {"sub_sample": False, "scale": False},                # unit="nl" settings
+}
 
 
 def build_model(name: str, num_classes: int = 2) -> torch.nn.Module:
@@ -222,11 +193,17 @@ def build_model(name: str, num_classes: int = 2) -> torch.nn.Module:
             kwargs["placement"] = s["placement"]
         kwargs.update({k: (tuple(map(tuple, v)) if k == "scales" else v)
                        for k, v in s.get("unit_kwargs", {}).items()})
+    if s["unit"] == "nl":
+        kwargs.update({k: v for k, v in PINNED["nl"].items() if k not in kwargs})
+    if kwargs.get("relation") == "gcn":
+        kwargs.update({k: v for k, v in PINNED["gcn"].items() if k not in kwargs})
     model = rg.models.small_resnet(num_classes, **kwargs)
     if "pool" in s:
+        # rebuilt, as the recorded runs were (the same draws from the generator): the pooled
+        # aggregation is ReGr's own option, bit for bit the pooling those runs used
         for key, unit in model.units.items():
             cfg = {k: v for k, v in unit.config.items() if k != "in_channels"}
-            model.units[key] = PooledReGr(unit.in_channels, pool=s["pool"], **cfg)
+            model.units[key] = ReGr(unit.in_channels, **{**cfg, "aggregation": s["pool"]})
     return model
 
 

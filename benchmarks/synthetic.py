@@ -51,7 +51,9 @@ SETTINGS: dict[str, Any] = {
 ARMS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "none": ("small_resnet (no unit)", None, {}),
     "regr": ("+ReGr (defaults: (4,4)+(7,7), bilinear, refine)", "regr", {}),
-    "nl": ("+non-local (embedded Gaussian)", "nl", {}),
+    # the recorded runs predate issue 12's official-code default (input pooled by 2, scaled):
+    # pinned to the form they were made with, every position and no scaling
+    "nl": ("+non-local (embedded Gaussian)", "nl", {"sub_sample": False, "scale": False}),
     "glore": ("+GloRe", "glore", {}),
     "regr_norefine": ("+ReGr w/o refine", "regr", {"refine": False}),
 }
