@@ -59,22 +59,48 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_number(name: str, value: object, low: float, high: float, *, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """A real number (not bool, not NaN) in the interval ``low..high``; returns it as float."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if ok:
+        v = float(value)
+        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
 def check_in_range(name: str, x: torch.Tensor, low: float, high: float) -> None:
     """Raise ``ValueError`` if any element of ``x`` lies outside ``[low, high]``."""
     if x.numel() == 0:
         return
+    nan = torch.isnan(x.detach())
+    if bool(nan.any()):
+        idx = tuple(int(i) for i in nan.nonzero()[0])
+        raise ValueError(f"{name} must lie in [{low}, {high}], got NaN at index {idx} "
+                         f"({int(nan.sum())} NaN value(s))")
     lo, hi = float(x.detach().min()), float(x.detach().max())
     if lo < low or hi > high:
         bad = lo if lo < low else hi
         raise ValueError(f"{name} must lie in [{low}, {high}], got a value of {bad:.6g}")
 
 
-def as_5d(name: str, x: torch.Tensor, channels: int | None = None) -> tuple[torch.Tensor, bool]:
-    """Check a feature map and view it as ``(B, C, T, H, W)``; also say whether it was 4-D."""
+def as_5d(name: str, x: torch.Tensor, channels: int | None = None, *,
+          dtype: torch.dtype | None = None) -> tuple[torch.Tensor, bool]:
+    """Check a feature map and view it as ``(B, C, T, H, W)``; also say whether it was 4-D.
+
+    ``dtype``: the unit's parameter dtype; outside autocast the input must have it."""
     check_float(name, x)
     check_rank(name, x, (4, 5), "(B, C, H, W) or (B, C, T, H, W)")
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{name} must have {channels} channels (dim 1) as the unit was built "
                          f"with in_channels={channels}, got shape {tuple(x.shape)}")
+    if (dtype is not None and x.dtype != dtype
+            and not torch.is_autocast_enabled(x.device.type)):
+        raise TypeError(f"{name} must have the unit's dtype {dtype} (that of its parameters), "
+                        f"got dtype={x.dtype}; convert one of them (unit.to({x.dtype}) or "
+                        f"x.to({dtype})), or run under torch.autocast")
     was_4d = x.dim() == 4
     return (x.unsqueeze(2) if was_4d else x), was_4d

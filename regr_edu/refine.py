@@ -20,11 +20,14 @@ slope (zero) a zero-initialised :math:`\eta` would never move its offsets.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_float, check_in_range, check_rank
+from ._checks import (check_choice, check_float, check_in_range, check_number,
+                      check_positive_int, check_rank)
 
 _NEIGHBOURS = (-1, 0, 1)
 
@@ -96,23 +99,48 @@ class Refine(nn.Module):
             default); ``3`` — it reads the 3x3 neighbourhood.
         mode: ``"replace"`` — the result replaces ``G`` (Eq. 4 as written, default);
             ``"add"`` — it is added to ``G``.
+        max_offset: the bound of the offsets, :math:`\delta = \text{max\_offset}\cdot\tanh(\cdot)`
+            (``1``: the whole 3x3 neighbourhood, Eq. 3 as written; in ``(0, 1]``).
+        mask_init: :math:`m` of a fresh refine, in ``(0, 1)`` (``0.5``: :math:`\eta`'s bias starts
+            at zero, as written); :math:`\eta`'s third bias starts at ``logit(mask_init)``.
+        lr_scale: the factor on the learning rate of :math:`\eta`'s parameters, read by
+            :func:`regr_edu.training.param_groups` (``1``: trained like the rest). It changes no
+            forward value: an optimizer built from ``model.parameters()`` ignores it.
+        detach_input: :math:`\eta` reads ``G`` without passing its gradient back (the offsets
+            and amplitudes still learn; the regions' gradient comes only through Eq. 4's sum).
     """
 
-    def __init__(self, channels: int, context: int = 1, mode: str = "replace") -> None:
+    def __init__(self, channels: int, context: int = 1, mode: str = "replace", *,
+                 max_offset: float = 1.0, mask_init: float = 0.5, lr_scale: float = 1.0,
+                 detach_input: bool = False) -> None:
         super().__init__()
+        check_positive_int("channels", channels)
         check_choice("context", context, (1, 3))
         check_choice("mode", mode, ("replace", "add"))
         self.mode = mode
-        # eta: M -> (delta_x, delta_y, m), zero-initialised: delta = 0, m = sigmoid(0) = 0.5
+        self.max_offset = check_number("max_offset", max_offset, 0.0, 1.0, low_open=True)
+        self.mask_init = check_number("mask_init", mask_init, 0.0, 1.0, low_open=True,
+                                      high_open=True)
+        self.lr_scale = check_number("lr_scale", lr_scale, 0.0, math.inf, low_open=True)
+        check_choice("detach_input", detach_input, (True, False))
+        self.detach_input = bool(detach_input)
+        # eta: M -> (delta_x, delta_y, m); weights zero: delta = 0, m = mask_init everywhere
         self.eta = nn.Conv2d(channels, 3, kernel_size=context, padding=context // 2)
         nn.init.zeros_(self.eta.weight)
         nn.init.zeros_(self.eta.bias)
+        with torch.no_grad():
+            self.eta.bias[2] = math.log(self.mask_init / (1 - self.mask_init))
+
+    def eta_parameters(self) -> list[nn.Parameter]:
+        r""":math:`\eta`'s parameters (those :attr:`lr_scale` applies to)."""
+        return list(self.eta.parameters())
 
     def offsets(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Eq. 3: ``(dx, dy, m)``, each ``(B, 1, Hg, Wg)``, from a ``(B, M, Hg, Wg)`` grid."""
-        out = self.eta(grid)                                        # (B, 3, Hg, Wg)
-        dx, dy = torch.tanh(out[:, 0:1]), torch.tanh(out[:, 1:2])   # (B, 1, Hg, Wg) in (-1, 1)
-        m = torch.sigmoid(out[:, 2:3])                              # (B, 1, Hg, Wg) in (0, 1)
+        out = self.eta(grid.detach() if self.detach_input else grid)   # (B, 3, Hg, Wg)
+        dx = self.max_offset * torch.tanh(out[:, 0:1])                  # (B, 1, Hg, Wg)
+        dy = self.max_offset * torch.tanh(out[:, 1:2])                  # in (-max_offset, ..)
+        m = torch.sigmoid(out[:, 2:3])                                  # (B, 1, Hg, Wg) in (0, 1)
         return dx, dy, m
 
     def forward(self, grid: torch.Tensor) -> torch.Tensor:

@@ -50,8 +50,8 @@ import json
 import sys
 from typing import Any, Sequence
 
-from .training.config import (DATASETS, FIELDS, MODELS, SCHEDULES, UNITS, TrainConfig,
-                              list_recipes, load_recipe, make_config)
+from .training.config import (DATASETS, FIELDS, MODELS, OPTIMIZERS, SCHEDULES, UNITS,
+                              TrainConfig, list_recipes, load_recipe, make_config)
 
 
 def _json_object(text: str) -> dict:
@@ -119,6 +119,7 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--epochs", type=int)
     g.add_argument("-b", "--batch-size", type=int, help="per process")
     g.add_argument("--test-batch-size", type=_optional(int))
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
     g.add_argument("--lr", type=float)
     g.add_argument("--momentum", type=float)
     g.add_argument("--wd", "--weight-decay", dest="weight_decay", type=float)

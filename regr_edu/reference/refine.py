@@ -31,9 +31,10 @@ def bilinear_shift(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, m) ->
 
 
 def refine(grid: torch.Tensor, eta_weight: torch.Tensor, eta_bias: torch.Tensor,
-           mode: str = "replace") -> torch.Tensor:
+           mode: str = "replace", max_offset: float = 1.0) -> torch.Tensor:
     r"""Eq. 3 then Eq. 4. :math:`\eta` is a ``k x k`` conv ``M -> 3`` (``k`` = 1 or 3, zero
-    padding): ``(dx, dy, m) = (tanh, tanh, sigmoid)`` of its three outputs at each region."""
+    padding): ``(dx, dy, m) = (max_offset tanh, max_offset tanh, sigmoid)`` of its three outputs
+    at each region (``max_offset = 1``: Eq. 3 as written)."""
     B, M, Hg, Wg = grid.shape
     k = eta_weight.shape[-1]
     dx = torch.zeros(B, 1, Hg, Wg, dtype=grid.dtype, device=grid.device)
@@ -47,8 +48,8 @@ def refine(grid: torch.Tensor, eta_weight: torch.Tensor, eta_bias: torch.Tensor,
                         qy, qx = y + ky - k // 2, x + kx - k // 2
                         if 0 <= qy < Hg and 0 <= qx < Wg:
                             o = o + eta_weight[:, :, ky, kx] @ grid[b, :, qy, qx]
-                dx[b, 0, y, x] = torch.tanh(o[0])
-                dy[b, 0, y, x] = torch.tanh(o[1])
+                dx[b, 0, y, x] = max_offset * torch.tanh(o[0])
+                dy[b, 0, y, x] = max_offset * torch.tanh(o[1])
                 m[b, 0, y, x] = torch.sigmoid(o[2])
     moved = bilinear_shift(grid, dx, dy, m)
     return moved if mode == "replace" else grid + moved

@@ -17,6 +17,7 @@ DATASETS = ("synthetic-image", "synthetic-video", "cub", "ucf101")
 MODELS = ("small_resnet", "resnet50", "c2d_resnet50", "i3d_resnet50")
 UNITS = ("regr", "nl", "cgnl", "glore")
 SCHEDULES = ("step", "cosine")
+OPTIMIZERS = ("sgd", "adam")
 VIDEO_DATASETS = ("synthetic-video", "ucf101")
 VIDEO_MODELS = ("c2d_resnet50", "i3d_resnet50")
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
@@ -58,8 +59,9 @@ class TrainConfig:
     batch_size: int = 64               # per process (torchrun: global batch = this x processes)
     test_batch_size: int | None = None  # per process at test time; None: batch_size (ucf101:
     #                                    batch_size // views, at least 1)
-    lr: float = 0.05                   # peak learning rate (SGD)
-    momentum: float = 0.9              # SGD momentum
+    optimizer: str = "sgd"             # sgd | adam (refine's eta at lr x refine_lr_scale)
+    lr: float = 0.05                   # peak learning rate
+    momentum: float = 0.9              # SGD momentum (Adam ignores it)
     weight_decay: float = 5e-4         # L2 on every parameter (the recipes: 1e-4)
     schedule: str = "cosine"           # step: x lr_gamma at lr_milestones | cosine: to 0
     lr_milestones: list = field(default_factory=list)  # epochs where step multiplies lr
@@ -159,6 +161,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise ValueError(f"model must be one of {list(MODELS)}, got {cfg.model!r}")
     if cfg.unit is not None and cfg.unit not in UNITS:
         raise ValueError(f"unit must be one of {list(UNITS)} or none, got {cfg.unit!r}")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {cfg.optimizer!r}")
     if cfg.schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {cfg.schedule!r}")
     _positive(cfg, "epochs", "batch_size", "num_units", "image_size", "frames", "test_clips",

@@ -32,6 +32,7 @@ from .config import SMALL_WIDTHS, TrainConfig, check_config
 from .data import Data, build_datasets, build_loaders, describe
 from .distributed import DistInfo, barrier, cleanup, gather_objects, init_distributed
 from .engine import evaluate, train_one_epoch
+from .optim import build_optimizer
 
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_FILE = "checkpoint.pth"
@@ -234,8 +235,7 @@ def _run(cfg: TrainConfig, info: DistInfo, callback, started: float) -> dict[str
     if steps_per_epoch == 0:
         raise ValueError(f"no training step per epoch: {len(data.train)} samples over "
                          f"{info.world} process(es) give no full batch of {cfg.batch_size}")
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
+    optimizer = build_optimizer(cfg.optimizer, model, cfg.lr, cfg.momentum, cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, steps_per_epoch))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp and device.type == "cuda")
 
