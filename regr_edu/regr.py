@@ -43,6 +43,18 @@ def count_regions(input_size: Sequence[int], scales: Sequence[tuple[int, int]]) 
     return sum(T * Gh * Gw for Gh, Gw in (grid_size(H, W, s) for s in scales))
 
 
+def _check_finite_for_batchnorm(x5: torch.Tensor) -> None:
+    """In training mode one NaN or inf cell would enter the BatchNorm's running statistics and
+    poison every later output: refuse it, naming where it is."""
+    bad = ~torch.isfinite(x5.detach())
+    if bool(bad.any()):
+        idx = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"x must hold finite values in training mode (a NaN or inf would enter "
+                         f"the BatchNorm's running statistics of every later batch), got "
+                         f"{int(bad.sum())} non-finite value(s), the first at index {idx} "
+                         f"(of the (B, C, T, H, W) view): {float(x5.detach()[idx])}")
+
+
 class ReGr(nn.Module):
     r"""Region-based global reasoning unit (Wang et al., AAAI 2020), as read in SPEC.md.
 
@@ -98,6 +110,19 @@ class ReGr(nn.Module):
         check_choice("attention_mode", attention_mode, ("sequential", "letter"))
         check_choice("gcn_orientation", gcn_orientation, ("row", "column"))
         check_choice("aggregation", aggregation, AGGREGATIONS)
+        check_choice("refine", refine, (True, False))
+        check_choice("nu_softmax", nu_softmax, (True, False))
+        check_choice("gcn_scale", gcn_scale, (True, False))
+        # a reading of another relation than the one built would be silently ignored (the sizes
+        # inner_channels and attention_reduction may be passed to any relation)
+        for option, value, default, owner in (
+                ("relation_norm", relation_norm, "softmax", "bilinear"),
+                ("gcn_scale", gcn_scale, True, "gcn"),
+                ("gcn_orientation", gcn_orientation, "row", "gcn"),
+                ("attention_mode", attention_mode, "sequential", "attention")):
+            if relation != owner and value != default:
+                raise ValueError(f"{option} applies to relation={owner!r} only and would be "
+                                 f"ignored with relation={relation!r}; got {option}={value!r}")
         self.aggregation = aggregation
         self.in_channels, self.mu_channels, self.nu_channels = in_channels, c_mu, c_nu
         self.M = c_mu * c_nu
@@ -180,10 +205,18 @@ class ReGr(nn.Module):
         return self._forward(x, keep=False)
 
     def _forward(self, x: torch.Tensor, keep: bool):
-        x5, was_4d = as_5d("x", x, self.in_channels)
+        x5, was_4d = as_5d("x", x, self.in_channels, dtype=self.mu.weight.dtype)
         B, C, T, H, W = x5.shape
         for s in self.scales:
             grid_size(H, W, s)                                   # a scale larger than the map
+        if B == 0 and not keep:
+            return x.clone()                                     # an empty batch: nothing to do
+        if self.training and B * T * H * W == 1:
+            raise ValueError(f"x must give the unit's BatchNorm more than one value per channel "
+                             f"in training mode (B*T*H*W > 1), got shape {tuple(x.shape)}; "
+                             "use a larger batch or map, or unit.eval()")
+        if self.training and not torch.compiler.is_compiling():
+            _check_finite_for_batchnorm(x5)
         mu, nu, xi = self._features(x5)                          # (B, c, T, H, W) each
         xi = torch.softmax(xi, dim=1)                            # normalise over c_nu per cell
 

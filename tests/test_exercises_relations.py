@@ -75,9 +75,9 @@ def _gcn(V, nw, nb, rw, rb, residual=True, relu=True, transpose=False, scale=Tru
         U = U + V
     if relu:
         U = torch.relu(U)
-    R = rw @ U.T + rb[:, None]                                      # R[j, i] = w_j . U_i + c_j
+    R = U @ rw.T + rb[None, :]                                      # R[i, j] = w_j . U_i + c_j
     if transpose:
-        R = R.T
+        R = R.T                                                     # R[j, i]: the column form
     return R / N if scale else R
 
 
@@ -96,6 +96,13 @@ def test_gcn_checker_passes_reference_package_and_rewrite():
     assert check_gcn_relation(_gcn_package, verbose=False)
     assert check_gcn_relation(_gcn, verbose=False)
     assert check_gcn_relation(lambda *a: _gcn(*a, scale=False), scale_by_n=False, verbose=False)
+    # the column reading is checked as such when asked for, and only then
+    column = lambda *a: _gcn(*a, transpose=True)                    # noqa: E731
+    assert check_gcn_relation(column, orientation="column", verbose=False)
+    assert not check_gcn_relation(column, verbose=False)
+    with pytest.raises(ValueError, match=r"orientation must be one of \['row', 'column'\], "
+                                         r"got 'rows'"):
+        check_gcn_relation(column, orientation="rows")
 
 
 @pytest.mark.parametrize("kwargs, case", [

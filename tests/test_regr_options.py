@@ -145,3 +145,26 @@ def test_option_errors():
         pool_regions(torch.randn(1, 2, 4), (2, 2), (2, 2), "sum")
     with pytest.raises(ValueError, match=r"h\*w=4 cells for scale=\(2, 2\), got mu \(1, 2, 5\)"):
         pool_regions(torch.randn(1, 2, 5), (2, 2), (2, 2))
+
+
+# ---- attention's L_s: 2-D on each scale's grid (the reading argued in ch_relations) --------------
+def test_regional_map_links_grid_neighbours_not_sequence_neighbours():
+    """On a 7x7 grid, region (0, 6) ends row 0 and region (1, 0) starts row 1: neighbours in the
+    flattened sequence, opposite edges of the map. L_s must link (0, 0) with (1, 0) (below it)
+    and never (0, 6) with (1, 0)."""
+    from regr_edu.relations import AttentionRelation
+    rel = randomize_(AttentionRelation(4, reduction=2)).double()
+    V0 = torch.rand(1, 49, 4, dtype=torch.float64)
+    V0[0, 40] = 100.0                      # holds every feature's max: L_c stays as it is
+
+    def ls(V):
+        with torch.no_grad():
+            return rel.maps(V, [(1, 7, 7)])[1][0, :, 0]            # (N,)
+
+    base = ls(V0)
+    far = V0.clone()
+    far[0, 6] += 10.0                                              # region (0, 6)
+    assert torch.equal(ls(far)[7], base[7])                         # (1, 0) does not see it
+    below = V0.clone()
+    below[0, 7] += 10.0                                            # region (1, 0)
+    assert not torch.equal(ls(below)[0], base[0])                   # (0, 0) sees the one below

@@ -84,18 +84,22 @@ def _gcn_cases() -> list[Case]:
 
 
 def check_gcn_relation(student_fn: Callable, scale_by_n: bool = True,
-                       verbose: bool = True) -> CheckResult:
+                       verbose: bool = True, orientation: str = "row") -> CheckResult:
     r"""Check ``student_fn(V, node_weight, node_bias, relation_weight, relation_bias)`` against
     Eq. 7–8 as GloRe codes them.
 
     ``V`` ``(N, M)``; ``node_weight`` ``(N, N)`` is :math:`A_g`, ``node_bias`` ``(N,)``;
     ``relation_weight`` ``(N, M)``, ``relation_bias`` ``(N,)``. Return ``R`` ``(N, N)``:
     :math:`U_i = \mathrm{ReLU}(v_i + \sum_k (A_g)_{ik} v_k + b_i)` (node-wise, plus its input),
-    then :math:`R_{ji} = w_j \cdot U_i + c_j` (channel-wise, ``M -> N``), divided by ``N`` when
-    ``scale_by_n``.
+    then :math:`R_{ij} = w_j \cdot U_i + c_j` (channel-wise, ``M -> N``: row ``i`` from region
+    ``i``'s features; ``orientation="column"`` checks the transpose, :math:`R_{ji}`), divided by
+    ``N`` when ``scale_by_n``.
     """
+    if orientation not in ("row", "column"):
+        raise ValueError(f"orientation must be one of ['row', 'column'], got {orientation!r}")
+
     def want(V, nw, nb, rw, rb):
-        return reference.gcn_relation(V, nw, nb, rw, rb, scale_by_n)[1]
+        return reference.gcn_relation(V, nw, nb, rw, rb, scale_by_n, orientation)[1]
 
     return run_checks(student_fn, want, _gcn_cases(),
                       what=f"GCN relation (Eq. 7-8{', R / N' if scale_by_n else ''})",

@@ -125,8 +125,10 @@ class NonLocal(nn.Module):
         return f / phi.shape[-1]                             # (B, L, L'): f / N_phi
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x5, was_4d = as_5d("x", x, self.in_channels)
+        x5, was_4d = as_5d("x", x, self.in_channels, dtype=self.theta.weight.dtype)
         B, C, T, H, W = x5.shape
+        if B == 0:
+            return x.clone()                                 # an empty batch: nothing to do
         x_flat = x5.reshape(B, C, T * H * W)                 # (B, C, L)
         x_pooled = self._pooled(x5, x.shape)                 # (B, C, L')
         attn = self._attention(x_flat, x_pooled)             # (B, L, L')

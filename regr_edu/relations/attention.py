@@ -12,6 +12,16 @@ ReLU between, a sigmoid. :math:`L_s` (``N x 1``): on each scale's region grid, m
 :math:`V' = L_c \otimes V`, as CBAM and the paper's "sequentially infers"; ``mode="letter"``
 follows Eq. 9 to the letter, :math:`Z = L_s(V') \otimes V`, where :math:`L_c` only steers
 :math:`L_s`. Eq. 11 is skipped: ``Z`` goes straight to the distribution.
+
+Our reading of Eq. 10's "Conv1D" for :math:`L_s` (the book's relations chapter argues it): the
+pooled input is one number per region, so a 1-D convolution would run along the *sequence* of
+regions, where a region's neighbours are what the flattening puts next to it — the end of one
+grid row beside the start of the next, the last region of one scale beside the first of the
+other — while the regions above and below are ``Gw`` steps away. A kernel of 1 would see no
+neighbour at all. We take "Conv1D" as the paper's one formula for both maps and run
+:math:`L_s`'s two convolutions in 2-D (3x3, zero padding) on each scale's grid, where the
+neighbours are spatial, as CBAM's spatial map. The hidden width (``hidden=4``) is ours; the paper
+gives none.
 """
 from __future__ import annotations
 
