@@ -48,7 +48,10 @@ def split_regions(x: torch.Tensor, scale: tuple[int, int]) -> torch.Tensor:
     r = x5.reshape(B, C, T, Gh, h, Gw, w)                    # (B, C, T, Gh, h, Gw, w)
     r = r.permute(0, 2, 3, 5, 1, 4, 6)                       # (B, T, Gh, Gw, C, h, w)
     r = r.reshape(B, T, Gh, Gw, C, h * w)                    # (B, T, Gh, Gw, C, P)
-    return r.squeeze(1) if was_4d else r
+    out = r.squeeze(1) if was_4d else r
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        out._regr_scale = (h, w)  # lets merge_regions refuse another scale with the same h*w
+    return out
 
 
 def merge_regions(regions: torch.Tensor, scale: tuple[int, int]) -> torch.Tensor:
@@ -60,10 +63,20 @@ def merge_regions(regions: torch.Tensor, scale: tuple[int, int]) -> torch.Tensor
 
     Returns:
         ``(B, C, T, Gh*h, Gw*w)`` or ``(B, C, Gh*h, Gw*w)``.
+
+    Regions straight from :func:`split_regions` remember their scale, and another ``scale``
+    (even one with the same ``h*w``, which would give a wrongly shaped map) is a ``ValueError``.
     """
     check_float("regions", regions)
     check_rank("regions", regions, (5, 6), "(B, Gh, Gw, C, h*w) or (B, T, Gh, Gw, C, h*w)")
     h, w = check_scale("scale", scale)
+    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        split_with = getattr(regions, "_regr_scale", None)
+        if split_with is not None and tuple(split_with) != (h, w):
+            raise ValueError(f"scale must be the scale the regions were split with, "
+                             f"{tuple(split_with)}, got ({h}, {w}): the same h*w={h * w} cells "
+                             f"per region, but merged with another (h, w) the map comes out "
+                             f"with the wrong shape")
     if regions.shape[-1] != h * w:
         raise ValueError(f"regions' last dimension must be h*w={h * w} for scale ({h}, {w}), "
                          f"got shape {tuple(regions.shape)}")

@@ -134,3 +134,17 @@ def test_tar_links_are_checked_as_they_resolve(tmp_path, members):
     with pytest.raises(dl.UnsafeArchiveError, match="refused"):
         dl.extract_archive(archive, target, progress=False)
     assert list(target.iterdir()) == []               # nothing extracted, no temporary folder
+
+
+def test_a_damaged_rar_that_extracts_nothing_says_so_and_names_it(tmp_path, monkeypatch):
+    """unar may exit 0 on a damaged RAR and write nothing: the message says the archive is not as
+    published or damaged (instead of 'extracted but UCF-101 is missing'). Runs without unar."""
+    (tmp_path / "ucfTrainTestlist").mkdir()
+    (tmp_path / "ucfTrainTestlist" / "classInd.txt").write_text("1 YoYo\r\n")
+    rar = fixtures.write_stored_rar(tmp_path / dl.UCF101_FILENAME, [("UCF-101/a.txt", b"a")])
+    monkeypatch.setattr(dl, "unar_available", lambda: True)
+    monkeypatch.setattr(dl, "_extract_rar", lambda archive, tmp, progress: None)
+    with pytest.raises(dl.CorruptArchiveError) as err:
+        dl.prepare_ucf101(tmp_path, download=False, progress=False)
+    assert str(rar) in str(err.value) and "not UCF101.rar as published (or is damaged)" \
+        in str(err.value)

@@ -105,7 +105,7 @@ class CGNL(nn.Module):
                 f"groups={self.groups}, kernel={self.kernel!r}{extra}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x5, was_4d = as_5d("x", x, self.in_channels)
+        x5, was_4d = as_5d("x", x, self.in_channels, dtype=self.theta.weight.dtype)
         B, C, T, H, W = x5.shape
         G, L = self.groups, T * H * W
         n = self.inner_channels // G * L                     # elements of one group

@@ -76,7 +76,7 @@ class GloRe(nn.Module):
                 f"states={self.num_state}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x5, was_4d = as_5d("x", x, self.in_channels)
+        x5, was_4d = as_5d("x", x, self.in_channels, dtype=self.reduce.weight.dtype)
         B, C, T, H, W = x5.shape
         L = T * H * W
         x_flat = x5.reshape(B, C, L)                         # (B, C, L)
