@@ -3,6 +3,11 @@
 Each checker in :mod:`regr_edu.exercises` builds a list of :class:`Case` (named inputs) and hands
 them to :func:`run_checks` with the reference; the first case where the student's output differs
 (wrong type, shape, dtype or values, or an exception) is reported with its shapes and values.
+
+The student's function and the reference each get their own copies of the inputs, so neither can
+change what the other sees; a student's function that changes its inputs in place fails, naming
+the argument. Values are compared within a tolerance the report states; a mismatch the size of
+float32 rounding on float64 cases comes with a hint about precision.
 """
 from __future__ import annotations
 
@@ -75,6 +80,53 @@ def compare(got: Any, want: Any, rtol: float = 1e-6, atol: float = 1e-8) -> str 
     return None
 
 
+def _copy(value: Any) -> Any:
+    """A copy of a case's argument: tensors cloned, containers copied, the rest as is."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return (isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype
+                and torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))
+                and torch.equal(torch.isnan(a), torch.isnan(b)))
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return True
+
+
+def changed_inputs(case: Case, args: tuple, kwargs: dict) -> list[str]:
+    """Which arguments of ``case`` differ from the copies ``args``/``kwargs`` a function got."""
+    names = [f"argument {i + 1}" for i in range(len(case.args))]
+    out = [n for n, a, b in zip(names, case.args, args) if not _same(a, b)]
+    out += [f"{k}=" for k in case.kwargs if not _same(case.kwargs[k], kwargs.get(k))]
+    return out
+
+
+def _precision_hint(got: Any, want: Any) -> str:
+    """A hint when ``got`` misses ``want`` by about float32 rounding on float64 cases."""
+    if not (isinstance(got, torch.Tensor) and isinstance(want, torch.Tensor)
+            and got.shape == want.shape and want.dtype == torch.float64
+            and got.is_floating_point()):
+        return ""
+    g = got.to(torch.float64)
+    if torch.equal(g, want) or not torch.allclose(g, want, rtol=1e-4, atol=1e-6):
+        return ""
+    return (" -- the differences are the size of float32 rounding: the cases are float64, so "
+            "compute in the inputs' dtype (a computation in float32 cast back to float64 loses "
+            "about 9 digits)")
+
+
 def _shapes(case: Case) -> str:
     parts = [_describe(a) if isinstance(a, torch.Tensor) else repr(a) for a in case.args]
     parts += [f"{k}={_describe(v) if isinstance(v, torch.Tensor) else repr(v)}"
@@ -84,24 +136,42 @@ def _shapes(case: Case) -> str:
 
 def run_checks(student: Callable, reference: Callable, cases: Sequence[Case], *,
                what: str, rtol: float = 1e-6, atol: float = 1e-8,
-               verbose: bool = True) -> CheckResult:
-    """Call ``student`` and ``reference`` on every case; stop at the first mismatch."""
+               verbose: bool = True,
+               hint: Callable[[Case, Any], str | None] | None = None) -> CheckResult:
+    """Call ``student`` and ``reference`` on every case (each on its own copies of the inputs);
+    stop at the first mismatch or the first input the student's function changed in place.
+
+    ``hint(case, got)`` may add a sentence to a mismatch's report (e.g. that the student's
+    result matches another reading of the paper)."""
     if not callable(student):
         raise TypeError(f"student_fn must be callable, got {type(student).__name__}")
     for n, case in enumerate(cases, 1):
-        want = reference(*case.args, **case.kwargs)
+        want = reference(*_copy(case.args), **_copy(case.kwargs))
+        args, kwargs = _copy(case.args), _copy(case.kwargs)
         try:
-            got = student(*case.args, **case.kwargs)
+            got = student(*args, **kwargs)
         except Exception as exc:  # the student's error is part of the report
             result = CheckResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}) raised "
                                         f"{type(exc).__name__}: {exc}", n)
             break
+        changed = changed_inputs(case, args, kwargs)
+        if changed:
+            result = CheckResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}): the "
+                                        f"function changed its input(s) in place "
+                                        f"({', '.join(changed)}); the caller's tensors must keep "
+                                        "their values: work on a copy (x.clone()) or with "
+                                        "out-of-place operations (x * 2, not x.mul_(2))", n)
+            break
         why = compare(got, want, rtol, atol)
         if why:
-            result = CheckResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}): {why}", n)
+            extra = hint(case, got) if hint is not None else None
+            result = CheckResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}): {why}"
+                                        f"{_precision_hint(got, want)}"
+                                        f"{' -- ' + extra if extra else ''}", n)
             break
     else:
-        result = CheckResult(True, f"{what}: all {len(cases)} cases match the reference", len(cases))
+        result = CheckResult(True, f"{what}: all {len(cases)} cases match the reference "
+                                   f"(within rtol={rtol:g}, atol={atol:g})", len(cases))
     if verbose:
         print(("PASS " if result.passed else "FAIL ") + result.message)
     return result

@@ -7,8 +7,11 @@ r"""Exercises for Eq. 11–13 and the residual: checkers that run a learner's fu
   ``xi_logits`` ``(B, c_nu, T, H, W)`` (before the softmax over ``c_nu``) and ``Y``
   ``(B, c_mu, T, H, W)``; the scale need not divide the map (edge regions are smaller).
   Compared with :func:`regr_edu.reference.distribute_region` looped over the regions.
+  ``xi_input="softmax"`` checks a function that takes :math:`\xi` after its softmax instead, as
+  :func:`regr_edu.distribute` does (chosen by itself for that function).
 - :func:`check_residual_identity` — ``student_fn(unit)`` must make a ReGr unit with random
-  weights the identity map while leaving every parameter but the last BatchNorm's unchanged.
+  weights the identity map while leaving every parameter but the last BatchNorm's unchanged, and
+  without hooks, replaced ``forward`` methods or swapped modules.
 
 The references here use only :mod:`regr_edu.reference` and plain loops, never the fast modules.
 """
@@ -20,7 +23,7 @@ from typing import Callable
 import torch
 
 from .. import reference
-from ._runner import Case, CheckResult, run_checks
+from ._runner import Case, CheckResult, compare, run_checks
 
 
 # ------------------------------------------------------------------------------------ Eq. 11-12
@@ -57,13 +60,15 @@ def check_gather(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -
 
 
 # ------------------------------------------------------------------------------------ Eq. 13
-def distribute_literal(z: torch.Tensor, xi_logits: torch.Tensor, scale) -> torch.Tensor:
+def distribute_literal(z: torch.Tensor, xi_logits: torch.Tensor, scale, *,
+                       normalized: bool = False) -> torch.Tensor:
     r"""Eq. 13 for one scale, region by region, with :func:`regr_edu.reference.distribute_region`.
 
     Each cell's :math:`\xi` logits go through a softmax over the ``c_nu`` descriptors
     (:func:`regr_edu.reference.softmax`); each region ``(t, gy, gx)`` hands its
     :math:`z_i` (``c_mu x c_nu``) to its cells; regions at the bottom/right edge of a map that
-    the scale does not divide simply have fewer cells.
+    the scale does not divide simply have fewer cells. With ``normalized`` the second argument
+    is :math:`\xi` after its softmax, used as given.
     """
     h, w = scale
     B, c_nu, T, H, W = xi_logits.shape
@@ -76,8 +81,9 @@ def distribute_literal(z: torch.Tensor, xi_logits: torch.Tensor, scale) -> torch
                 for gx in range(Gw):
                     cells = reference.region_cells(gy, gx, (h, w), H, W)
                     logits = torch.stack([xi_logits[b, :, t, r, c] for r, c in cells], dim=1)
-                    xi = torch.stack([reference.softmax(logits[:, p])
-                                      for p in range(len(cells))], dim=1)  # (c_nu, P)
+                    xi = logits if normalized else torch.stack(
+                        [reference.softmax(logits[:, p]) for p in range(len(cells))],
+                        dim=1)                                              # (c_nu, P)
                     Y_i = reference.distribute_region(z[b, t, gy, gx], xi)  # (c_mu, P)
                     for p, (r, c) in enumerate(cells):
                         Y[b, :, t, r, c] = Y_i[:, p]
@@ -104,7 +110,8 @@ def _distribute_cases(seed: int) -> list[Case]:
     ]
 
 
-def check_distribute(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> CheckResult:
+def check_distribute(student_fn: Callable, *, seed: int = 0, verbose: bool = True,
+                     xi_input: str | None = None) -> CheckResult:
     r"""Check ``student_fn(z, xi_logits, scale) -> Y`` (Eq. 13, our reading) against
     :func:`distribute_literal`.
 
@@ -112,9 +119,39 @@ def check_distribute(student_fn: Callable, *, seed: int = 0, verbose: bool = Tru
     ``xi_logits`` ``(B, c_nu, T, H, W)``: :math:`\xi` before its softmax over ``c_nu``;
     ``scale`` ``(h, w)``, which need not divide ``(H, W)``. ``Y`` ``(B, c_mu, T, H, W)``: cell
     ``p`` of region ``i`` gets :math:`z_i\,\mathrm{softmax}(\xi_p)`.
+
+    ``xi_input``: ``"logits"`` (the exercise) or ``"softmax"`` (the function takes
+    :math:`\xi` already normalised over ``c_nu``, as :func:`regr_edu.distribute`); by default
+    ``"softmax"`` for :func:`regr_edu.distribute` itself and ``"logits"`` otherwise.
     """
-    return run_checks(student_fn, distribute_literal, _distribute_cases(seed),
-                      what="check_distribute (Eq. 13)", verbose=verbose)
+    from ..distribution import distribute as package_distribute
+    if xi_input is None:
+        xi_input = "softmax" if student_fn is package_distribute else "logits"
+    if xi_input not in ("logits", "softmax"):
+        raise ValueError(f"xi_input must be one of ['logits', 'softmax'], got {xi_input!r}")
+    cases = _distribute_cases(seed)
+    if xi_input == "softmax":
+        cases = [Case(c.name, (c.args[0], torch.softmax(c.args[1], dim=1), c.args[2]))
+                 for c in cases]
+        return run_checks(student_fn, lambda z, xi, s: distribute_literal(z, xi, s,
+                                                                          normalized=True),
+                          cases, what="check_distribute (Eq. 13, xi given after its softmax)",
+                          verbose=verbose)
+
+    def takes_normalized(case: Case, got) -> str | None:
+        z, logits, scale = (a.clone() if isinstance(a, torch.Tensor) else a for a in case.args)
+        try:
+            again = student_fn(z, torch.softmax(logits, dim=1), scale)
+        except Exception:  # noqa: BLE001 - only a hint
+            return None
+        if compare(again, distribute_literal(*case.args)) is None:
+            return ("your function gives the right Y when given xi after its softmax, as "
+                    "rg.distribute takes it; this exercise passes the logits. Apply the softmax "
+                    "over c_nu inside, or check it with xi_input='softmax'")
+        return None
+
+    return run_checks(student_fn, distribute_literal, cases,
+                      what="check_distribute (Eq. 13)", verbose=verbose, hint=takes_normalized)
 
 
 # ------------------------------------------------------------------------------------ residual
@@ -130,6 +167,42 @@ def _random_unit(seed: int):
     return unit
 
 
+_METHODS = ("forward", "_forward", "__call__", "_call_impl", "_wrapped_call_impl")
+_HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+def _global_hooks() -> tuple[int, ...]:
+    from torch.nn.modules import module as m
+    return tuple(len(getattr(m, name, {})) for name in (
+        "_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+        "_global_backward_pre_hooks"))
+
+
+def _tampering(unit, modules_before: dict, hooks_before: tuple) -> str | None:
+    """Why the unit is no longer the same code (hooks, replaced methods, swapped modules)."""
+    modules_now = {name: type(m) for name, m in unit.named_modules()}
+    if modules_now != modules_before:
+        swapped = sorted(k for k in set(modules_now) | set(modules_before)
+                         if modules_now.get(k) is not modules_before.get(k))
+        return (f"the unit's modules changed ({swapped[:4]}): only the values of the last "
+                "BatchNorm's weight and bias may change, not which layers the unit has")
+    for name, m in unit.named_modules():
+        where = f"module {name!r}" if name else "the unit"
+        for attr in _HOOKS:
+            if getattr(m, attr, None):
+                return (f"a hook ({attr.strip('_')}) was registered on {where}: the identity must "
+                        "come from the weights, not from code that replaces the output")
+        replaced = [a for a in _METHODS if a in vars(m)]
+        if replaced:
+            return (f"{where} has its method {replaced[0]!r} replaced: the identity must come "
+                    "from the weights, not from new code")
+    if _global_hooks() != hooks_before:
+        return ("a global module hook was registered (torch.nn.modules.module."
+                "register_module_forward_hook or similar): the identity must come from the "
+                "weights, not from code that replaces every module's output")
+    return None
+
+
 def check_residual_identity(student_fn: Callable, *, seed: int = 0,
                             verbose: bool = True) -> CheckResult:
     """Check that ``student_fn(unit)`` turns a ReGr unit with random weights into the identity map
@@ -141,6 +214,8 @@ def check_residual_identity(student_fn: Callable, *, seed: int = 0,
         raise TypeError(f"student_fn must be callable, got {type(student_fn).__name__}")
     unit = _random_unit(seed)
     before = {k: v.detach().clone() for k, v in unit.named_parameters()}
+    modules_before = {name: type(m) for name, m in unit.named_modules()}
+    hooks_before = _global_hooks()
 
     def done(passed: bool, message: str, n: int) -> CheckResult:
         result = CheckResult(passed, f"{what}: {message}", n)
@@ -153,6 +228,9 @@ def check_residual_identity(student_fn: Callable, *, seed: int = 0,
     except Exception as exc:  # the student's error is part of the report
         why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return done(False, f"student_fn(unit) raised {why}", 1)
+    tampered = _tampering(unit, modules_before, hooks_before)
+    if tampered:
+        return done(False, tampered, 1)
     changed = [k for k, v in unit.named_parameters()
                if k not in ("bn.weight", "bn.bias") and not torch.equal(v.detach(), before[k])]
     if changed:

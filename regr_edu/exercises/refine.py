@@ -18,8 +18,8 @@ from ._runner import Case, CheckResult, run_checks
 DTYPE = torch.float64
 
 
-def _g_cases() -> list[Case]:
-    gen = torch.Generator().manual_seed(3)
+def _g_cases(seed: int = 0) -> list[Case]:
+    gen = torch.Generator().manual_seed(3 + seed)
     t = lambda *v: torch.tensor(v, dtype=DTYPE)                    # noqa: E731
     return [
         Case("a == b gives 1", (t(2.0), t(2.0))),
@@ -34,18 +34,18 @@ def _g_cases() -> list[Case]:
     ]
 
 
-def check_g(student_fn: Callable, verbose: bool = True) -> CheckResult:
+def check_g(student_fn: Callable, verbose: bool = True, *, seed: int = 0) -> CheckResult:
     r"""Check ``student_fn(a, b)`` against :math:`g(a, b) = \max(0, 1 - |a - b|)` (tensors in,
-    a tensor of the broadcast shape out)."""
-    return run_checks(student_fn, reference.g, _g_cases(), what="g(a, b)", verbose=verbose)
+    a tensor of the broadcast shape out); ``seed`` draws other random cases."""
+    return run_checks(student_fn, reference.g, _g_cases(seed), what="g(a, b)", verbose=verbose)
 
 
 def _offsets(gen, B, Hg, Wg, low=-1.0, high=1.0):
     return torch.rand(B, 1, Hg, Wg, generator=gen, dtype=DTYPE) * (high - low) + low
 
 
-def _shift_cases() -> list[Case]:
-    gen = torch.Generator().manual_seed(4)
+def _shift_cases(seed: int = 0) -> list[Case]:
+    gen = torch.Generator().manual_seed(4 + seed)
     cases = []
 
     def grid(B, M, Hg, Wg):
@@ -77,15 +77,16 @@ def _shift_cases() -> list[Case]:
     return cases
 
 
-def check_bilinear_shift(student_fn: Callable, verbose: bool = True) -> CheckResult:
+def check_bilinear_shift(student_fn: Callable, verbose: bool = True, *,
+                         seed: int = 0) -> CheckResult:
     r"""Check ``student_fn(grid, dx, dy, m)`` against Eq. 4.
 
     ``grid`` ``(B, M, Hg, Wg)``; ``dx``, ``dy`` ``(B, 1, Hg, Wg)`` in ``[-1, 1]``; ``m``
     ``(B, 1, Hg, Wg)`` in ``[0, 1]`` or a number. Return ``(B, M, Hg, Wg)`` with
     ``out[b, :, y, x] = m * sum over the 3x3 neighbours q of g(q_x, x+dx) g(q_y, y+dy) grid[b, :, q]``
-    (``x`` along the width, cells outside the grid are zero).
+    (``x`` along the width, cells outside the grid are zero). ``seed`` draws other random cases.
     """
-    return run_checks(student_fn, reference.bilinear_shift, _shift_cases(),
+    return run_checks(student_fn, reference.bilinear_shift, _shift_cases(seed),
                       what="bilinear_shift (Eq. 4)", verbose=verbose)
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from .. import reference
-from ._runner import Case, CheckResult, run_checks
+from ._runner import Case, CheckResult, compare, run_checks
 
 DTYPE = torch.float64
 
@@ -26,8 +26,8 @@ def _randn(gen, *shape, std=1.0):
 
 
 # ----------------------------------------------------------------------------- bilinear
-def _bilinear_cases() -> list[Case]:
-    gen = torch.Generator().manual_seed(5)
+def _bilinear_cases(seed: int = 0) -> list[Case]:
+    gen = torch.Generator().manual_seed(5 + seed)
     cases = []
     for name, N, M, Mp in (("N=5 regions, M=4, M'=2", 5, 4, 2),
                            ("N=7 regions, M=8, M'=2", 7, 8, 2),
@@ -45,7 +45,7 @@ def _bilinear_cases() -> list[Case]:
 
 
 def check_bilinear_relation(student_fn: Callable, normalize: str = "softmax",
-                            verbose: bool = True) -> CheckResult:
+                            verbose: bool = True, *, seed: int = 0) -> CheckResult:
     r"""Check ``student_fn(V, theta_weight, theta_bias, phi_weight, phi_bias)`` against Eq. 6.
 
     ``V`` ``(N, M)``; ``theta_weight``, ``phi_weight`` ``(M', M)``; biases ``(M',)``. Return ``R``
@@ -59,7 +59,7 @@ def check_bilinear_relation(student_fn: Callable, normalize: str = "softmax",
     def want(V, tw, tb, pw, pb):
         return reference.bilinear_relation(V, tw, tb, pw, pb, normalize)[1]
 
-    cases = _bilinear_cases()
+    cases = _bilinear_cases(seed)
     if normalize == "dot":
         cases = cases[:-1]                           # no softmax to overflow
     return run_checks(student_fn, want, cases, what=f"bilinear relation (Eq. 6, {normalize})",
@@ -67,8 +67,8 @@ def check_bilinear_relation(student_fn: Callable, normalize: str = "softmax",
 
 
 # ----------------------------------------------------------------------------- GCN
-def _gcn_cases() -> list[Case]:
-    gen = torch.Generator().manual_seed(6)
+def _gcn_cases(seed: int = 0) -> list[Case]:
+    gen = torch.Generator().manual_seed(6 + seed)
     cases = []
     for name, N, M in (("N=5 regions, M=4", 5, 4), ("N=3 regions, M=7", 3, 7),
                        ("N=9 regions, M=2", 9, 2)):
@@ -84,7 +84,8 @@ def _gcn_cases() -> list[Case]:
 
 
 def check_gcn_relation(student_fn: Callable, scale_by_n: bool = True,
-                       verbose: bool = True, orientation: str = "row") -> CheckResult:
+                       verbose: bool = True, orientation: str = "row", *,
+                       seed: int = 0) -> CheckResult:
     r"""Check ``student_fn(V, node_weight, node_bias, relation_weight, relation_bias)`` against
     Eq. 7–8 as GloRe codes them.
 
@@ -94,6 +95,10 @@ def check_gcn_relation(student_fn: Callable, scale_by_n: bool = True,
     then :math:`R_{ij} = w_j \cdot U_i + c_j` (channel-wise, ``M -> N``: row ``i`` from region
     ``i``'s features; ``orientation="column"`` checks the transpose, :math:`R_{ji}`), divided by
     ``N`` when ``scale_by_n``.
+
+    This follows GloRe's code, :math:`U = V + A_g V`; Eq. 7 prints :math:`(I - A_g)V`, the same
+    family with the sign of :math:`A_g` learned. A function that computes the printed form fails
+    with a note that says so.
     """
     if orientation not in ("row", "column"):
         raise ValueError(f"orientation must be one of ['row', 'column'], got {orientation!r}")
@@ -101,14 +106,23 @@ def check_gcn_relation(student_fn: Callable, scale_by_n: bool = True,
     def want(V, nw, nb, rw, rb):
         return reference.gcn_relation(V, nw, nb, rw, rb, scale_by_n, orientation)[1]
 
-    return run_checks(student_fn, want, _gcn_cases(),
-                      what=f"GCN relation (Eq. 7-8{', R / N' if scale_by_n else ''})",
-                      verbose=verbose)
+    def printed_sign(case: Case, got) -> str | None:
+        V, nw, nb, rw, rb = case.args
+        if compare(got, want(V, -nw, nb, rw, rb)) is None:
+            return ("your R is Eq. 7 as the paper prints it, U = ReLU((I - A_g) V + b); this "
+                    "checker follows GloRe's code, U = ReLU(V + A_g V + b) (the same family, A_g's "
+                    "sign flipped), as the package does: flip the sign of the A_g term")
+        return None
+
+    return run_checks(student_fn, want, _gcn_cases(seed),
+                      what=f"GCN relation (Eq. 7-8 as GloRe codes them, U = V + A_g V"
+                           f"{', R / N' if scale_by_n else ''})",
+                      verbose=verbose, hint=printed_sign)
 
 
 # ----------------------------------------------------------------------------- attention
-def _channel_cases() -> list[Case]:
-    gen = torch.Generator().manual_seed(7)
+def _channel_cases(seed: int = 0) -> list[Case]:
+    gen = torch.Generator().manual_seed(7 + seed)
     cases = []
     for name, N, M, r in (("N=6 regions, M=8, M/r=2", 6, 8, 2), ("N=1 region, M=4, M/r=1", 1, 4, 1),
                           ("N=10 regions, M=12, M/r=3", 10, 12, 3)):
@@ -123,7 +137,8 @@ def _channel_cases() -> list[Case]:
     return cases
 
 
-def check_channel_attention(student_fn: Callable, verbose: bool = True) -> CheckResult:
+def check_channel_attention(student_fn: Callable, verbose: bool = True, *,
+                            seed: int = 0) -> CheckResult:
     r"""Check ``student_fn(V, w1, b1, w2, b2)`` against the channel map of Eq. 10.
 
     ``V`` ``(N, M)``; ``w1`` ``(M/r, M)``, ``b1`` ``(M/r,)``; ``w2`` ``(M, M/r)``, ``b2`` ``(M,)``.
@@ -142,7 +157,7 @@ def check_channel_attention(student_fn: Callable, verbose: bool = True) -> Check
         assert Lc.shape == (M,)
         return Lc
 
-    return run_checks(student_fn, want, _channel_cases(), what="channel attention L_c (Eq. 10)",
+    return run_checks(student_fn, want, _channel_cases(seed), what="channel attention L_c (Eq. 10)",
                       verbose=verbose)
 
 
