@@ -1,6 +1,8 @@
 r"""Data sets of the ReGr paper: CUB-200-2011 (fine-grained birds) and UCF101 (actions).
 
 ``rg.data.CUB200(root, train=True, transform=None)`` -> ``(image, label)``, labels 0-based.
+``rg.data.Kinetics(root, annotation_path, train=True, frames=8, clips_per_video=1,
+transform=None)`` -> Kinetics-400 clips (the paper's Table 7), as ``UCF101``.
 ``rg.data.UCF101(root, annotation_path, fold=1, train=True, frames=8, clips_per_video=1,
 transform=None)`` -> ``(clip (3, T, H, W) float, label)`` when training, ``(views (V, 3, T, H, W),
 label)`` when testing.
@@ -17,8 +19,9 @@ from __future__ import annotations
 from .cub import CUB200
 from .download import (ChecksumError, DownloadError, MissingToolError, UnsafeArchiveError,
                        download_url, extract_archive, md5sum, prepare_cub200, prepare_ucf101)
-from .fixtures import (make_cub_archive, make_cub_fixture, make_ucf101_archives,
-                       make_ucf101_fixture)
+from .fixtures import (make_cub_archive, make_cub_fixture, make_kinetics_fixture,
+                       make_ucf101_archives, make_ucf101_fixture)
+from .kinetics import Kinetics
 from .synthetic import SyntheticClips, SyntheticImages  # the relational CPU-scale tasks
 from .transforms import (cub_test_transform, cub_train_transform, ucf101_test_transform,
                          ucf101_train_transform)
@@ -28,6 +31,7 @@ from .ucf101 import (UCF101, CorruptVideoError, sample_test_indices, sample_trai
 __all__ = [
     "CUB200",
     "UCF101",
+    "Kinetics",
     "cub_train_transform",
     "cub_test_transform",
     "ucf101_train_transform",
@@ -49,6 +53,7 @@ __all__ = [
     "make_cub_archive",
     "make_ucf101_fixture",
     "make_ucf101_archives",
+    "make_kinetics_fixture",
     "SyntheticImages",
     "SyntheticClips",
 ]

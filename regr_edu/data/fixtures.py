@@ -17,6 +17,12 @@ look like the real ones byte for byte where it matters:
   official split. The ``HandstandPushups`` folder holds ``v_HandStandPushups_*`` files, as in the
   real set. :func:`make_ucf101_archives` packs ``UCF101.rar`` (RAR 4, "stored", written by
   :func:`write_stored_rar`: no free tool writes RAR) and the split zip.
+* :func:`make_kinetics_fixture` -- Kinetics-400 as its annotation release and the ActivityNet
+  crawler lay it out: ``kinetics400/train.csv``, ``validate.csv`` (header
+  ``label,youtube_id,time_start,time_end,split,is_cc``) and
+  ``<split>/<label>/<youtube_id>_<start:06d>_<end:06d>.mp4``, real H.264 MP4 files written with
+  PyAV, label folders with spaces (``air drumming``) as the crawler makes them, YouTube ids that
+  start with ``-``, and one listed clip missing from disk, as every copy of Kinetics has.
 
 Everything is deterministic from ``seed``; sizes default to a few kilobytes so tests are fast,
 and the ``size`` arguments give full-size data (500x375 JPEGs, 320x240 videos) for timing.
@@ -380,3 +386,95 @@ def make_ucf101_archives(directory: "str | os.PathLike[str]", **fixture_kwargs
         rar = write_stored_rar(directory / UCF101_FILENAME, members)
         zipped = write_zip(directory / UCF101_SPLITS_FILENAME, splits, UCF101_SPLITS_FOLDER)
     return rar, zipped
+
+
+# --- Kinetics-400 ---------------------------------------------------------------------------
+DEFAULT_KINETICS_CLASSES = ("abseiling", "air drumming", "zumba")
+KINETICS_ANNOTATION_FOLDER = "kinetics400"
+
+
+def write_mp4(path: "str | os.PathLike[str]", frames: np.ndarray, fps: int = 30) -> pathlib.Path:
+    r"""Write ``frames`` ``(T, H, W, 3)`` uint8 RGB as an H.264 MP4 (Kinetics' YouTube clips),
+    with PyAV. ``H`` and ``W`` must be even (yuv420p)."""
+    import av
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be a (T, H, W, 3) uint8 array, got shape {frames.shape} "
+                         f"dtype {frames.dtype}")
+    T, H, W, _ = frames.shape
+    if H % 2 or W % 2:
+        raise ValueError(f"frame height and width must be even for yuv420p, got {H}x{W}")
+    path = pathlib.Path(path)
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.thread_count = 1  # reproducible bytes
+        stream.options = {"preset": "ultrafast", "crf": "23"}
+        for array in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():  # flush
+            container.mux(packet)
+    return path
+
+
+def _youtube_id(rng: np.random.Generator, k: int) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    tail = "".join(alphabet[i] for i in rng.integers(0, len(alphabet), size=11))
+    return ("--" + tail[2:]) if k == 0 else tail  # some real ids start with "-"
+
+
+def make_kinetics_fixture(root: "str | os.PathLike[str]",
+                          classes: Sequence[str] = DEFAULT_KINETICS_CLASSES,
+                          train_per_class: int = 3, val_per_class: int = 1,
+                          size: Sequence[int] = (64, 48), frames: Sequence[int] = (24, 80),
+                          fps: int = 30, seed: int = 0, missing: int = 1,
+                          underscores: bool = False) -> tuple[pathlib.Path, pathlib.Path]:
+    r"""Write ``root/train/``, ``root/val/`` and ``root/kinetics400/{train,validate}.csv``;
+    return ``(root, root / "kinetics400")``, the ``root`` and ``annotation_path`` of
+    :class:`regr_edu.data.Kinetics`.
+
+    Each class gets ``train_per_class`` training and ``val_per_class`` validation clips (a
+    class-coloured disc moving in a class-specific direction, as the UCF101 fixture), each with a
+    length drawn from ``frames = (low, high)`` and ``size = (width, height)``. The last
+    ``missing`` training rows are listed in the CSV but not written. ``underscores`` names the
+    label folders ``air_drumming`` (video-nonlocal-net's renaming) instead of ``air drumming``.
+    """
+    if not classes:
+        raise ValueError("classes must name at least one class, got an empty sequence")
+    for name, value in (("train_per_class", train_per_class), ("val_per_class", val_per_class)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not 0 <= missing < train_per_class * len(classes):
+        raise ValueError(f"missing must be in [0, {train_per_class * len(classes)}), got "
+                         f"{missing!r}")
+    rng = np.random.default_rng(seed)
+    root = pathlib.Path(root)
+    annotations = root / KINETICS_ANNOTATION_FOLDER
+    annotations.mkdir(parents=True, exist_ok=True)
+    width, height = int(size[0]), int(size[1])
+    low, high = int(frames[0]), int(frames[1])
+    rows: dict[str, list[str]] = {"train": [], "val": []}
+    count = 0
+    for split, per_class in (("train", train_per_class), ("val", val_per_class)):
+        for k, label in enumerate(classes):
+            angle = 2 * np.pi * k / len(classes)
+            colour = _hues(k, len(classes))
+            folder = root / split / (label.replace(" ", "_") if underscores else label)
+            folder.mkdir(parents=True, exist_ok=True)
+            for _ in range(per_class):
+                vid = _youtube_id(rng, count)
+                start = int(rng.integers(0, 300))
+                end = start + 10
+                label_field = f'"{label}"' if "," in label else label
+                rows[split].append(f"{label_field},{vid},{start},{end},{split},0")
+                T = int(rng.integers(low, high + 1))
+                clip = _moving_disc(rng, T, width, height, colour, angle)
+                # the last `missing` training rows stay listed but absent from disk
+                if not (split == "train" and count >= train_per_class * len(classes) - missing):
+                    write_mp4(folder / f"{vid}_{start:06d}_{end:06d}.mp4", clip, fps)
+                count += 1
+    header = "label,youtube_id,time_start,time_end,split,is_cc"
+    _write_text(annotations / "train.csv", [header, *rows["train"]], "\n")
+    _write_text(annotations / "validate.csv", [header, *rows["val"]], "\n")
+    return root, annotations

@@ -221,7 +221,110 @@ def resolve_ucf101_paths(root: "str | os.PathLike[str]",
     return videos, splits
 
 
-class UCF101(torch.utils.data.Dataset):
+def check_clip_options(train: object, frames: object, clips_per_video: object, window: object,
+                       stride: object, max_skips: object) -> None:
+    """The clip options every :class:`ClipDataset` takes; errors name the option and value."""
+    if not isinstance(train, bool):
+        raise TypeError(f"train must be a bool, got {train!r}")
+    for name, value in (("frames", frames), ("clips_per_video", clips_per_video),
+                        ("window", window), ("max_skips", max_skips)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if window < frames:
+        raise ValueError(f"window must be >= frames, got window={window}, frames={frames}")
+    if stride is not None:
+        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
+            raise ValueError(f"stride must be None or a positive int, got {stride!r}")
+        if (frames - 1) * stride + 1 > window:
+            raise ValueError(f"stride must fit frames in the window: (frames-1)*stride+1 <= "
+                             f"window, got frames={frames}, stride={stride}, window={window}")
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    r"""What every clip data set shares once its videos are listed: clip sampling
+    (:func:`sample_train_indices`, :func:`sample_test_indices`), decoding, the transform, and
+    skipping corrupt videos. A subclass fills ``samples`` (``[(path, label)]``), ``train``,
+    ``frames``, ``clips_per_video``, ``transform``, ``window``, ``stride``, ``skip_corrupt``,
+    ``max_skips`` and calls :meth:`_init_skips`; :class:`UCF101` and
+    :class:`regr_edu.data.Kinetics` do.
+    """
+
+    samples: list[tuple[pathlib.Path, int]]
+
+    def _init_skips(self) -> None:
+        self._skip_counter = _new_counter()
+        self.skipped_files: list[str] = []
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    @property
+    def skipped(self) -> int:
+        """Corrupt videos skipped so far (see the class docstring about workers)."""
+        return int(self._skip_counter.value)
+
+    def skip_report(self) -> str:
+        """One line for a training log: how many videos were skipped, and which (this process)."""
+        if not self.skipped:
+            return f"{type(self).__name__}: no corrupt video skipped"
+        names = ", ".join(self.skipped_files[:5]) or "see the worker log lines"
+        return f"{type(self).__name__}: skipped {self.skipped} corrupt video(s): {names}"
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_skip_counter"] = self.skipped  # a shared Value cannot be pickled: keep the count
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        count = state.pop("_skip_counter")
+        self.__dict__.update(state)
+        self._skip_counter = _new_counter(count)
+
+    # -- samples ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.samples) * (self.clips_per_video if self.train else 1)
+
+    def _apply(self, clip: torch.Tensor) -> torch.Tensor:
+        if self.transform is None:
+            return to_float_clip(clip)  # (3, T, H, W) float32 in [0, 1]
+        return self.transform(clip)
+
+    def load(self, video: int) -> torch.Tensor:
+        """Decode video ``video`` into the training clip or the stacked test views."""
+        path, _ = self.samples[video]
+        n = probe_frame_count(path)
+        if self.train:
+            indices = sample_train_indices(n, self.frames, self.window, self.stride)
+            decoded = decode_frames(path, indices, declared=n)
+            return self._apply(_to_clip([decoded[i] for i in indices]))
+        clips = sample_test_indices(n, self.frames, self.clips_per_video, self.window, self.stride)
+        decoded = decode_frames(path, [i for c in clips for i in c], declared=n)
+        views = []
+        for c in clips:
+            out = self._apply(_to_clip([decoded[i] for i in c]))
+            views.append(out.unsqueeze(0) if out.dim() == 4 else out)  # (crops, 3, T, h, w)
+        return torch.cat(views)  # (clips * crops, 3, T, h, w)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index must be in [0, {len(self)}), got {index}")
+        index %= len(self)
+        video = index // self.clips_per_video if self.train else index
+        for attempt in range(self.max_skips + 1):
+            try:
+                return self.load(video), self.samples[video][1]
+            except CorruptVideoError as err:
+                if not self.skip_corrupt:
+                    raise
+                with self._skip_counter.get_lock():
+                    self._skip_counter.value += 1
+                self.skipped_files.append(err.path)
+                log.warning("%s: skipping %s (%s); %d skipped so far", type(self).__name__,
+                            err.path, err.reason, self.skipped)
+                video = (video + 1) % len(self.samples)
+        raise RuntimeError(f"{type(self).__name__}: {self.max_skips + 1} corrupt videos in a row around index "
+                           f"{index} (last: {self.skipped_files[-1]}); is the data set damaged?")
+
+
+class UCF101(ClipDataset):
     r"""UCF101 clips for action recognition; labels 0-based from ``classInd.txt``.
 
     Args:
@@ -274,27 +377,13 @@ class UCF101(torch.utils.data.Dataset):
                  max_skips: int = 10) -> None:
         if fold not in (1, 2, 3) or isinstance(fold, bool):
             raise ValueError(f"fold must be 1, 2 or 3 (the official splits), got {fold!r}")
-        if not isinstance(train, bool):
-            raise TypeError(f"train must be a bool, got {train!r}")
-        for name, value in (("frames", frames), ("clips_per_video", clips_per_video),
-                            ("window", window), ("max_skips", max_skips)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if window < frames:
-            raise ValueError(f"window must be >= frames, got window={window}, frames={frames}")
-        if stride is not None:
-            if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
-                raise ValueError(f"stride must be None or a positive int, got {stride!r}")
-            if (frames - 1) * stride + 1 > window:
-                raise ValueError(f"stride must fit frames in the window: (frames-1)*stride+1 <= "
-                                 f"window, got frames={frames}, stride={stride}, window={window}")
+        check_clip_options(train, frames, clips_per_video, window, stride, max_skips)
         self.videos_root, self.annotation_path = resolve_ucf101_paths(root, annotation_path)
         self.fold, self.train, self.frames = fold, train, frames
         self.clips_per_video, self.transform = clips_per_video, transform
         self.window, self.stride, self.max_skips = window, stride, max_skips
         self.skip_corrupt = train if skip_corrupt is None else bool(skip_corrupt)
-        self._skip_counter = _new_counter()
-        self.skipped_files: list[str] = []
+        self._init_skips()
 
         # classes, 1-based in classInd.txt -> 0-based labels
         class_ind = self.annotation_path / "classInd.txt"
@@ -382,74 +471,6 @@ class UCF101(torch.utils.data.Dataset):
         self.samples = samples
         self.targets = [label for _, label in samples]
         self.list_path = list_path
-
-    # -- bookkeeping --------------------------------------------------------------------------
-    @property
-    def skipped(self) -> int:
-        """Corrupt videos skipped so far (see the class docstring about workers)."""
-        return int(self._skip_counter.value)
-
-    def skip_report(self) -> str:
-        """One line for a training log: how many videos were skipped, and which (this process)."""
-        if not self.skipped:
-            return "UCF101: no corrupt video skipped"
-        names = ", ".join(self.skipped_files[:5]) or "see the worker log lines"
-        return f"UCF101: skipped {self.skipped} corrupt video(s): {names}"
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_skip_counter"] = self.skipped  # a shared Value cannot be pickled: keep the count
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        count = state.pop("_skip_counter")
-        self.__dict__.update(state)
-        self._skip_counter = _new_counter(count)
-
-    # -- samples ------------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.samples) * (self.clips_per_video if self.train else 1)
-
-    def _apply(self, clip: torch.Tensor) -> torch.Tensor:
-        if self.transform is None:
-            return to_float_clip(clip)  # (3, T, H, W) float32 in [0, 1]
-        return self.transform(clip)
-
-    def load(self, video: int) -> torch.Tensor:
-        """Decode video ``video`` into the training clip or the stacked test views."""
-        path, _ = self.samples[video]
-        n = probe_frame_count(path)
-        if self.train:
-            indices = sample_train_indices(n, self.frames, self.window, self.stride)
-            decoded = decode_frames(path, indices, declared=n)
-            return self._apply(_to_clip([decoded[i] for i in indices]))
-        clips = sample_test_indices(n, self.frames, self.clips_per_video, self.window, self.stride)
-        decoded = decode_frames(path, [i for c in clips for i in c], declared=n)
-        views = []
-        for c in clips:
-            out = self._apply(_to_clip([decoded[i] for i in c]))
-            views.append(out.unsqueeze(0) if out.dim() == 4 else out)  # (crops, 3, T, h, w)
-        return torch.cat(views)  # (clips * crops, 3, T, h, w)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index must be in [0, {len(self)}), got {index}")
-        index %= len(self)
-        video = index // self.clips_per_video if self.train else index
-        for attempt in range(self.max_skips + 1):
-            try:
-                return self.load(video), self.samples[video][1]
-            except CorruptVideoError as err:
-                if not self.skip_corrupt:
-                    raise
-                with self._skip_counter.get_lock():
-                    self._skip_counter.value += 1
-                self.skipped_files.append(err.path)
-                log.warning("UCF101: skipping %s (%s); %d skipped so far", err.path, err.reason,
-                            self.skipped)
-                video = (video + 1) % len(self.samples)
-        raise RuntimeError(f"UCF101: {self.max_skips + 1} corrupt videos in a row around index "
-                           f"{index} (last: {self.skipped_files[-1]}); is the data set damaged?")
 
     def __repr__(self) -> str:
         return (f"UCF101(root={str(self.videos_root)!r}, fold={self.fold}, train={self.train}, "
