@@ -1,0 +1,248 @@
+r"""Why refine (Eq. 3–4) stops the unit from learning, and which form of it learns.
+
+Usage::
+
+    python benchmarks/refine_study.py --study diagnosis       # the arms below, image task, 8 seeds
+    python benchmarks/refine_study.py --study decision        # off vs the chosen form, 2 tasks x 2 opts
+    python benchmarks/refine_study.py --arms paper off --seeds 0 1 --tasks image --opts sgd
+
+Every run is :func:`regr_edu.training.run` with the command line's defaults (``small_resnet``
+16-32-64, one ReGr unit after layer2; SGD lr 0.05 momentum 0.9 wd 5e-4, one warm-up epoch,
+cosine), or Adam (lr 1e-3, no weight decay, the same schedule), on the synthetic image task
+(2 classes, 2,048 training images, 64x64, 6 epochs) or the synthetic clip task (3 classes, 1,024
+training clips of 4 frames at 64x64, 6 epochs); 1,024 test samples, evaluated after every epoch.
+A :class:`regr_edu.training.RefineMonitor` records refine's offsets, amplitudes and gradients at
+every 4th step. ``--seed`` and ``--data-seed`` are both the seed. One thread per run; ``--jobs``
+runs side by side. Runs whose record exists with the same settings are reused.
+
+The protocol (arms, seeds, test, the rule that picks the default) was fixed before the first
+decisive run and is written in ``benchmarks/RESULTS.md`` ("Refine that learns"). A run *takes
+off* when its final test top-1 exceeds chance by 25 points (75 % on images, 58.3 % on clips).
+
+Output: ``benchmarks/results/refine_study.json`` (atomic; commit, settings, every run's curve and
+monitor rows, per arm and condition the take-off count and mean).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "refine_study.json"
+RUNS = ROOT / "runs" / "benchmarks" / "refine_study"
+
+TASKS: dict[str, dict[str, Any]] = {
+    "image": {"dataset": "synthetic-image", "image_size": 64, "train_samples": 8192,
+              "test_samples": 1024, "epochs": 4, "chance": 50.0},
+    "clip": {"dataset": "synthetic-video", "image_size": 64, "frames": 4, "train_samples": 1024,
+             "test_samples": 1024, "epochs": 6, "chance": 100 / 3},
+}
+OPTS: dict[str, dict[str, Any]] = {
+    "sgd": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},
+    "adam": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0},
+    "adam3": {"optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0},
+    "sgd2": {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4},
+}
+COMMON: dict[str, Any] = {"model": "small_resnet", "model_kwargs": {"widths": [16, 32, 64]},
+                          "unit": "regr", "num_units": 1, "batch_size": 64, "schedule": "cosine",
+                          "warmup_epochs": 1.0, "warmup_factor": 0.1, "eval_every": 1,
+                          "threads": 1, "device": "cpu", "progress": False}
+# arm -> (label, unit options, what of eta is frozen at its initial value: "", "all",
+# "offsets" (delta stays 0) or "mask" (m stays at its start))
+ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "off": ("refine off", {"refine": False}, ""),
+    "paper": ("refine as written (Eq. 3-4, eta at the base lr)", {}, ""),
+    "frozen": ("eta frozen at zero (delta = 0, m = 0.5)", {}, "all"),
+    "mask_only": ("only m learns (delta frozen at 0)", {}, "offsets"),
+    "offsets_only": ("only delta learns (m frozen at 0.5)", {}, "mask"),
+    "detach": ("eta reads the regions detached", {"refine_detach": True}, ""),
+    "lr01": ("eta at 0.1x the learning rate", {"refine_lr_scale": 0.1}, ""),
+    "add": ("additive refine (G + refine(G))", {"refine_mode": "add"}, ""),
+    "mask09": ("m starts at 0.9", {"refine_mask_init": 0.9}, ""),
+    "bound025": ("offsets bounded to 0.25 cell", {"refine_max_offset": 0.25}, ""),
+}
+STUDIES = {
+    # stage 1: every arm, the image task, Adam at 3e-3 (where refine off takes off most), 5 seeds
+    "diagnosis": {"arms": list(ARMS), "tasks": ["image"], "opts": ["adam3"],
+                  "seeds": list(range(5))},
+}
+MONITOR_EVERY = 4
+
+
+def config_for(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
+    t = {k: v for k, v in TASKS[task].items() if k != "chance"}
+    return {**COMMON, **t, **OPTS[opt], "unit_kwargs": dict(ARMS[arm][1]), "seed": seed,
+            "data_seed": seed, "output_dir": str(RUNS / f"{task}_{opt}_{arm}_seed{seed}")}
+
+
+def freeze_eta(model, part: str) -> None:
+    """Zero the gradient of the frozen rows of every refine's eta (rows 0-1: delta, row 2: m)."""
+    import torch
+    from regr_edu.refine import Refine
+    rows = {"all": [0, 1, 2], "offsets": [0, 1], "mask": [2]}[part]
+    for module in model.modules():
+        if isinstance(module, Refine):
+            for p in module.eta.parameters():
+                keep = torch.ones_like(p)
+                keep[rows] = 0
+                p.register_hook(lambda g, keep=keep: g * keep)
+
+
+def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
+    """One run in this process (the worker): returns its record."""
+    import torch
+    from regr_edu.training import RefineMonitor, make_config, run as run_training
+    from regr_edu.training import run as run_module
+    torch.set_num_threads(1)
+    cfg = make_config(config_for(arm, task, opt, seed))
+    frozen = ARMS[arm][2]
+    if frozen:
+        build = run_module.build_model
+
+        def build_frozen(*args, **kwargs):
+            model = build(*args, **kwargs)
+            freeze_eta(model, frozen)
+            return model
+        run_module.build_model = build_frozen
+    monitor = RefineMonitor(every=MONITOR_EVERY)
+    started = time.perf_counter()
+    summary = run_training(cfg, callback=monitor)
+    history = [json.loads(line) for line in
+               (pathlib.Path(cfg.output_dir) / "metrics.jsonl").read_text().splitlines()]
+    keep = ("epoch", "train_loss", "train_acc1", "test_loss", "test_acc1")
+    return {"arm": arm, "task": task, "opt": opt, "seed": seed,
+            "final_test_acc1": summary["final"]["test_acc1"],
+            "wall_seconds": time.perf_counter() - started,
+            "history": [{k: r[k] for k in keep if k in r} for r in history],
+            "monitor": monitor.rows}
+
+
+def run_one(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
+    """Run one setting in a fresh process (one thread) or reuse its record."""
+    out = RUNS / f"{task}_{opt}_{arm}_seed{seed}"
+    record_path = out / "record.json"
+    wanted = config_for(arm, task, opt, seed)
+    if record_path.is_file():
+        old = json.loads(record_path.read_text())
+        if old.get("config") == wanted and old.get("frozen") == ARMS[arm][2]:
+            return {**old["record"], "reused": True}
+    if out.exists():
+        import shutil
+        shutil.rmtree(out)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); "
+            f"import refine_study as s; "
+            f"print(json.dumps(s.train({arm!r}, {task!r}, {opt!r}, {seed})))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{task} {opt} {arm} seed {seed} failed:\n{done.stderr[-3000:]}")
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    tmp = record_path.with_name(".record.json.tmp")
+    tmp.write_text(json.dumps({"config": wanted, "frozen": ARMS[arm][2], "record": record}))
+    os.replace(tmp, record_path)
+    return {**record, "reused": False}
+
+
+def took_off(record: dict[str, Any]) -> bool:
+    return record["final_test_acc1"] > TASKS[record["task"]]["chance"] + 25
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for r in runs:
+        key = f"{r['task']}/{r['opt']}/{r['arm']}"
+        out.setdefault(key, []).append(r)
+    summary = {}
+    for key, rs in sorted(out.items()):
+        values = [r["final_test_acc1"] for r in sorted(rs, key=lambda r: r["seed"])]
+        summary[key] = {"n": len(values), "values": values, "mean": statistics.fmean(values),
+                        "std": statistics.stdev(values) if len(values) > 1 else None,
+                        "took_off": sum(took_off(r) for r in rs)}
+    return summary
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--study", choices=list(STUDIES))
+    p.add_argument("--arms", nargs="+", choices=list(ARMS))
+    p.add_argument("--tasks", nargs="+", choices=list(TASKS))
+    p.add_argument("--opts", nargs="+", choices=list(OPTS))
+    p.add_argument("--seeds", type=int, nargs="+")
+    p.add_argument("--jobs", type=int, default=2, help="runs side by side (one thread each)")
+    args = p.parse_args(argv)
+    plan = dict(STUDIES[args.study]) if args.study else {"arms": ["paper", "off"],
+                                                          "tasks": ["image"], "opts": ["sgd"],
+                                                          "seeds": [0]}
+    for key in ("arms", "tasks", "opts", "seeds"):
+        if getattr(args, key):
+            plan[key] = getattr(args, key)
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": []}
+    results.update({
+        "what": "final test top-1 (%) of small_resnet + one ReGr unit on the synthetic tasks, "
+                "per form of refine",
+        "tasks": TASKS, "optimizers": OPTS, "common": COMMON,
+        "arms": {a: {"label": ARMS[a][0], "unit_kwargs": ARMS[a][1], "frozen": ARMS[a][2]}
+                 for a in ARMS},
+        "took_off_rule": "final test top-1 > chance + 25 points",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "monitor_every": MONITOR_EVERY})
+    results.setdefault("sweeps", []).append({
+        "plan": plan, "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--", "regr_edu",
+                               "benchmarks/refine_study.py")),
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    jobs = [(a, t, o, s) for s in plan["seeds"] for t in plan["tasks"] for o in plan["opts"]
+            for a in plan["arms"]]
+    done_keys = {(r["arm"], r["task"], r["opt"], r["seed"]) for r in results["runs"]}
+
+    def write() -> None:
+        results["runs"].sort(key=lambda r: (r["task"], r["opt"], list(ARMS).index(r["arm"]),
+                                            r["seed"]))
+        results["summary"] = summarise(results["runs"])
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        tmp = RESULTS.with_name(f".{RESULTS.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(results) + "\n")
+        os.replace(tmp, RESULTS)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run_one, *job): job for job in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            record = future.result()
+            key = (record["arm"], record["task"], record["opt"], record["seed"])
+            results["runs"] = [r for r in results["runs"]
+                               if (r["arm"], r["task"], r["opt"], r["seed"]) != key]
+            record.pop("reused", None)
+            results["runs"].append(record)
+            write()
+            curve = " ".join(f"{h['test_acc1']:.0f}" for h in record["history"]
+                             if "test_acc1" in h)
+            print(f"{record['task']:>5} {record['opt']:>4} {record['arm']:>12} seed "
+                  f"{record['seed']}: {record['final_test_acc1']:.1f}%  [{curve}]  "
+                  f"({record['wall_seconds']:.0f} s)", flush=True)
+    for key, s in results["summary"].items():
+        print(f"{key:<28} took off {s['took_off']}/{s['n']}  mean {s['mean']:.1f}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
