@@ -95,7 +95,8 @@ def get_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=DATASETS)
     g.add_argument("--data-path", help="cub: folder with CUB_200_2011/; ucf101: folder with "
-                   "UCF-101/ and ucfTrainTestlist/")
+                   "UCF-101/ and ucfTrainTestlist/; kinetics: folder with train/, val/ and "
+                   "kinetics400/ (the annotation CSVs)")
     g.add_argument("--fold", type=int, help="ucf101 split (1, 2 or 3)")
     g.add_argument("--train-samples", type=int, help="synthetic: training set size")
     g.add_argument("--test-samples", type=int, help="synthetic: test set size")

@@ -118,3 +118,28 @@ def test_prepare_script_offline_and_check(tmp_path, kinetics, capsys):
         assert "Kinetics train: 8 of 9 listed clips on disk (1 missing)" in out
     finally:
         sys.path.remove(str(ROOT / "data_scripts"))
+
+
+def test_training_cli_knows_kinetics_and_the_table7_recipe(kinetics, capsys):
+    from regr_edu.train import parse_config
+    from regr_edu.training import load_recipe
+    from regr_edu.training.config import DATASETS, VIDEO_DATASETS
+    from regr_edu.training.data import build_datasets
+    assert "kinetics" in DATASETS and "kinetics" in VIDEO_DATASETS
+    recipe = load_recipe("kinetics_i3d_regr5")
+    assert (recipe["dataset"], recipe["model"], recipe["num_units"], recipe["frames"]) == (
+        "kinetics", "i3d_resnet50", 5, 8)
+    import json
+    raw = json.loads((ROOT / "regr_edu" / "configs" / "kinetics_i3d_regr5.json").read_text())
+    assert "8x8" in raw["_comment"] and "75.02" in raw["_paper"]
+    root, _ = kinetics
+    cfg = parse_config(["--config", "kinetics_i3d_regr5", "--data-path", str(root),
+                        "--weights", "none", "--image-size", "32", "--test-clips", "2"])
+    data = build_datasets(cfg)
+    assert isinstance(data.train, Kinetics) and isinstance(data.test, Kinetics)
+    assert len(data.train) == 8 and len(data.test) == 3 and data.train.train
+    clip, _ = data.train[0]
+    assert clip.shape == (3, 8, 32, 32)
+    with pytest.raises(SystemExit):
+        parse_config(["--config", "kinetics_i3d_regr5", "--weights", "none"])
+    assert "dataset 'kinetics' needs --data-path" in capsys.readouterr().err

@@ -13,12 +13,12 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-DATASETS = ("synthetic-image", "synthetic-video", "cub", "ucf101")
+DATASETS = ("synthetic-image", "synthetic-video", "cub", "ucf101", "kinetics")
 MODELS = ("small_resnet", "resnet50", "c2d_resnet50", "i3d_resnet50")
 UNITS = ("regr", "nl", "cgnl", "glore")
 SCHEDULES = ("step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
-VIDEO_DATASETS = ("synthetic-video", "ucf101")
+VIDEO_DATASETS = ("synthetic-video", "ucf101", "kinetics")
 VIDEO_MODELS = ("c2d_resnet50", "i3d_resnet50")
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 SMALL_WIDTHS = [16, 32, 64]  # small_resnet's widths when model_kwargs is None
@@ -29,9 +29,11 @@ class TrainConfig:
     """Everything a run depends on. Defaults: the synthetic image task on the CPU (~1-2 min)."""
 
     # --- data ---------------------------------------------------------------------------------
-    dataset: str = "synthetic-image"   # synthetic-image | synthetic-video | cub | ucf101
+    dataset: str = "synthetic-image"   # synthetic-image | synthetic-video | cub | ucf101 |
+    #                                    kinetics
     data_path: str | None = None       # cub: folder holding CUB_200_2011/ (or that folder);
-    #                                    ucf101: folder holding UCF-101/ and ucfTrainTestlist/
+    #                                    ucf101: folder holding UCF-101/ and ucfTrainTestlist/;
+    #                                    kinetics: folder holding train/, val/, kinetics400/
     fold: int = 1                      # ucf101: official split (the paper reports split 1)
     train_samples: int = 2048          # synthetic: training set size
     test_samples: int = 512            # synthetic: test set size
@@ -206,13 +208,13 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.unit is None and cfg.unit_kwargs:
         raise ValueError(f"unit_kwargs {cfg.unit_kwargs} were given without a unit; name one "
                          f"with --unit {{{','.join(UNITS)}}}")
-    if cfg.dataset in ("cub", "ucf101") and not cfg.data_path:
+    if cfg.dataset in ("cub", "ucf101", "kinetics") and not cfg.data_path:
         raise ValueError(f"dataset {cfg.dataset!r} needs --data-path (the folder holding the "
                          "data set); see the module docstring of regr_edu.train")
     video_data, video_model = cfg.is_video, cfg.model in VIDEO_MODELS
     if video_model and not video_data:
-        raise ValueError(f"model {cfg.model!r} takes clips; use it with dataset 'ucf101' or "
-                         f"'synthetic-video', got dataset {cfg.dataset!r}")
+        raise ValueError(f"model {cfg.model!r} takes clips; use it with dataset 'ucf101', "
+                         f"'kinetics' or 'synthetic-video', got dataset {cfg.dataset!r}")
     if cfg.model == "resnet50" and video_data:
         raise ValueError(f"model 'resnet50' takes images; for dataset {cfg.dataset!r} use "
                          "'c2d_resnet50', 'i3d_resnet50' or 'small_resnet'")

@@ -10,6 +10,7 @@ without padding, and the metrics are summed over ranks, so every sample counts e
 from __future__ import annotations
 
 import math
+import pathlib
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -71,23 +72,28 @@ def build_datasets(cfg: TrainConfig) -> Data:
         train = CUB200(cfg.data_path, train=True, transform=cub_train_transform(S))
         test = CUB200(cfg.data_path, train=False, transform=cub_test_transform(resize, S))
         return Data(train, test, len(train.classes), (S, S), False)
-    if cfg.dataset == "ucf101":
-        from ..data import UCF101, ucf101_test_transform, ucf101_train_transform
+    if cfg.dataset in ("ucf101", "kinetics"):
+        from ..data import Kinetics, UCF101, ucf101_test_transform, ucf101_train_transform
         low, high = _scaled(256, S, 224), _scaled(320, S, 224)  # 224 -> [256, 320]
         short = cfg.test_resize or low
         # a GCN unit fixes N at build time: test on crops of the training size instead of the
         # fully-convolutional full-height views
         fixed = cfg.unit_kwargs.get("relation") == "gcn"
-        train = UCF101(cfg.data_path, cfg.data_path, fold=cfg.fold, train=True,
-                       frames=cfg.frames, clips_per_video=1,
-                       transform=ucf101_train_transform((low, high), S))
-        test = UCF101(cfg.data_path, cfg.data_path, fold=cfg.fold, train=False,
-                      frames=cfg.frames, clips_per_video=cfg.test_clips,
-                      transform=ucf101_test_transform(short, S if fixed else None,
-                                                      cfg.test_crops))
+        if cfg.dataset == "ucf101":
+            def make(train, **kw):
+                return UCF101(cfg.data_path, cfg.data_path, fold=cfg.fold, train=train, **kw)
+        else:  # kinetics: data_path holds train/, val/ and kinetics400/ (the annotation CSVs)
+            def make(train, **kw):
+                return Kinetics(cfg.data_path, pathlib.Path(cfg.data_path) / "kinetics400",
+                                train=train, **kw)
+        # the same clip recipe for both (the paper gives one for action recognition)
+        train = make(True, frames=cfg.frames, clips_per_video=1,
+                     transform=ucf101_train_transform((low, high), S))
+        test = make(False, frames=cfg.frames, clips_per_video=cfg.test_clips,
+                    transform=ucf101_test_transform(short, S if fixed else None, cfg.test_crops))
         return Data(train, test, len(train.classes), (cfg.frames, S, S), True)
     raise ValueError(f"dataset must be one of synthetic-image, synthetic-video, cub, ucf101, "
-                     f"got {cfg.dataset!r}")
+                     f"kinetics, got {cfg.dataset!r}")
 
 
 @dataclass
