@@ -435,3 +435,86 @@ def fit_figure(histories: dict, target: tuple[float, float, float] | None = None
     ax_p.set_title("δx (red), δy (blue), m (green); thin lines: the target's", fontsize=10)
     fig.legend(handles=handles, loc="outside right center", fontsize=9)
     return fig
+
+
+# ----------------------------------------------------------------------------- does it learn?
+# Read the record of ``benchmarks/refine_study.py`` (a dict loaded from its JSON file): every run
+# has ``arm``, ``task``, ``opt``, ``seed``, ``final_test_acc1``, a ``history`` of epochs and the
+# ``monitor`` rows of :class:`regr_edu.training.RefineMonitor`.
+STUDY_STATS = (("delta_abs_mean", r"mean $|\delta|$"), ("m_mean", "mean $m$"),
+               ("grad_ratio", r"$\|\nabla \eta\| \,/\, \|\nabla \mu\|$"),
+               ("norm_ratio", "region norm after / before refine"))
+
+
+def study_runs(record: dict, task: str, opt: str, arm: str) -> list[dict]:
+    """The runs of one arm under one condition, by seed."""
+    runs = [r for r in record["runs"] if (r["task"], r["opt"], r["arm"]) == (task, opt, arm)]
+    if not runs:
+        have = sorted({(r["task"], r["opt"], r["arm"]) for r in record["runs"]})
+        raise ValueError(f"no run of arm {arm!r} on task {task!r} with optimizer {opt!r} in the "
+                         f"record; it holds {have}")
+    return sorted(runs, key=lambda r: r["seed"])
+
+
+def study_rows(record: dict, task: str, opt: str, arms: Sequence[str]) -> list[dict]:
+    """Per arm: its label, the final top-1 of each seed, their mean and how many took off."""
+    from ..stats import took_off
+    chance = record["tasks"][task]["chance"]
+    rows = []
+    for arm in arms:
+        values = [r["final_test_acc1"] for r in study_runs(record, task, opt, arm)]
+        rows.append({"arm": arm, "label": record["arms"][arm]["label"], "values": values,
+                     "mean": sum(values) / len(values),
+                     "took_off": sum(took_off(v, chance) for v in values), "n": len(values)})
+    return rows
+
+
+def _monitor_series(run: dict, stat: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = [r for r in run["monitor"] if "delta_abs_mean" in r]
+    steps = np.array([r["step"] for r in rows], float)
+    if stat == "grad_ratio":
+        values = [r["grad_eta"] / max(r["grad_mu"], 1e-12) for r in rows]
+    elif stat == "norm_ratio":
+        values = [r["norm_out"] / max(r["norm_in"], 1e-12) for r in rows]
+    else:
+        values = [r[stat] for r in rows]
+    return steps, np.array(values, float)
+
+
+def study_figure(record: dict, task: str, opt: str, arms: Sequence[str]) -> Figure:
+    """Test top-1 per epoch of every seed (left), then refine's monitor numbers over the steps
+    (median over seeds) for each arm: the failing form beside the others."""
+    colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    fig = Figure(figsize=(11, 5.6), layout="constrained")
+    axes = fig.subplots(2, 3)
+    ax_acc = axes[0, 0]
+    for k, arm in enumerate(arms):
+        c = colors[k % len(colors)]
+        for i, run in enumerate(study_runs(record, task, opt, arm)):
+            acc = [h["test_acc1"] for h in run["history"] if "test_acc1" in h]
+            ax_acc.plot(range(1, len(acc) + 1), acc, color=c, alpha=0.7, lw=1.2,
+                        label=arm if i == 0 else None)
+    ax_acc.axhline(record["tasks"][task]["chance"], color="grey", ls=":", lw=1)
+    ax_acc.set(xlabel="epoch", ylabel="test top-1 (%)", title="every seed")
+    ax_acc.legend(fontsize=8)
+    for ax, (stat, title) in zip(axes.flat[1:], STUDY_STATS + (("delta_sign_flip", ""),)):
+        title = title or r"offsets whose sign flipped since the last record"
+        for k, arm in enumerate(arms):
+            runs = [r for r in study_runs(record, task, opt, arm)
+                    if any("delta_abs_mean" in row for row in r["monitor"])]
+            if not runs:
+                continue
+            series = [_monitor_series(r, stat) for r in runs]
+            n = min(len(s[0]) for s in series)
+            steps = series[0][0][:n]
+            stacked = np.stack([s[1][:n] for s in series])          # (seeds, records)
+            keep = ~np.isnan(stacked).all(0)                         # the first has no flips
+            values = np.median(np.where(np.isnan(stacked), 0.0, stacked), axis=0)
+            steps, values = steps[keep], values[keep]
+            ax.plot(steps, values, color=colors[k % len(colors)], lw=1.4, label=arm)
+        ax.set(xlabel="step", title=title)
+        if stat == "grad_ratio":
+            ax.set_yscale("log")
+    seeds = len(study_runs(record, task, opt, arms[0]))
+    fig.suptitle(f"{task} task, {opt}: refine's arms over {seeds} seeds", fontsize=11)
+    return fig
