@@ -139,7 +139,9 @@ class ReGr(nn.Module):
         self.xi = nn.Conv2d(in_channels, c_nu, kernel_size=1)
         if aggregation != "bilinear":
             self.nu.requires_grad_(False)                        # pooling replaces Eq. 2's nu
-        # Eq. 3-4: one eta shared by every scale (the paper: all scales have the same parameters)
+        # Eq. 3-4: one eta shared by every scale. The paper says "all the scales have the same
+        # amount of parameters" (its scale ablation); sharing one set of weights (mu, nu, xi, eta,
+        # the relation) across scales is our reading of it, which gives that (SPEC.md)
         self.refine = Refine(self.M, refine_context, refine_mode) if refine else None
         # Eq. 5-10
         if relation == "bilinear":
