@@ -14,6 +14,12 @@ Temporal sizes: conv1 and pool1 keep ``T`` (stride 1 in time, as the non-local c
 models; the paper's Table 1, written for 32 frames, also halves ``T`` in pool1); the pool after
 res2 halves it, so an 8-frame clip gives ``T = 4`` in res3 to res5. Units are placed as in
 :mod:`.resnet` (the non-local paper's video placements) and see ``(B, C, T, H, W)`` maps.
+
+Deliberate differences from the official code (video-nonlocal-net, listed with the others in
+CONTRIBUTING.md): its pool after res2 is ``2x1x1`` with stride 2 and no padding, ours ``3x1x1``
+with stride 2 and padding 1 (overlapping windows; both halve ``T``); its pool1 has no spatial
+padding (112 -> 55 at 224 input), ours pads 1 as torchvision (112 -> 56); res3 on have the same
+sizes.
 """
 from __future__ import annotations
 

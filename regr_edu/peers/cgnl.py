@@ -26,6 +26,10 @@ the constant :math:`e^{-2\gamma}` ("training becomes very difficult" otherwise);
 with :math:`\gamma = 10^{-4}` and ``P = 3`` as their experiments.
 Output: a grouped 1x1 convolution ``c -> C`` (``G`` groups), GroupNorm with ``G`` groups whose
 weight starts at zero, plus the input.
+
+Deliberate difference from the official code (cgnl-network.pytorch): its 1x1 convolutions start
+from :math:`\mathcal{N}(0, 0.01^2)`; ours keep PyTorch's default initialisation (CONTRIBUTING.md
+lists every such difference).
 """
 from __future__ import annotations
 

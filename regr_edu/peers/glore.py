@@ -15,6 +15,10 @@ GloRe's ``num_mid = C // 4``):
    starting at zero), added to the input.
 
 Cost is linear in ``L``: the graph has ``N`` nodes whatever the map's size.
+
+Deliberate difference from the official code (facebookresearch/GloRe): its networks initialise
+convolutions with Xavier-uniform before loading pretrained weights; ours keep PyTorch's default
+initialisation (CONTRIBUTING.md lists every such difference).
 """
 from __future__ import annotations
 
