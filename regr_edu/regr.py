@@ -71,6 +71,12 @@ class ReGr(nn.Module):
         nu_softmax: softmax over each region's cells on :math:`\nu` (Eq. 2, default True).
         refine_context: 1 (:math:`\eta` reads one region, default) or 3 (its 3x3 neighbours).
         refine_mode: ``"replace"`` (default) or ``"add"``.
+        refine_max_offset: bound of the offsets, in ``(0, 1]`` (default 1, Eq. 3 as written).
+        refine_mask_init: :math:`m` of a fresh refine, in ``(0, 1)`` (default 0.5).
+        refine_lr_scale: factor on :math:`\eta`'s learning rate, applied by
+            :func:`regr_edu.training.param_groups` (default 1).
+        refine_detach: :math:`\eta` reads the regions without passing a gradient back to them
+            (default False).
         relation_norm: bilinear only, ``"softmax"`` (default) or ``"dot"``.
         inner_channels: bilinear only, ``M'`` (default ``M // 4``).
         gcn_scale: GCN only, scale ``R`` by ``1/N`` (default True).
@@ -91,6 +97,8 @@ class ReGr(nn.Module):
                  input_size: Sequence[int] | None = None, mu_channels: int | None = None,
                  nu_channels: int | None = None, *, nu_softmax: bool = True,
                  refine_context: int = 1, refine_mode: str = "replace",
+                 refine_max_offset: float = 1.0, refine_mask_init: float = 0.5,
+                 refine_lr_scale: float = 1.0, refine_detach: bool = False,
                  relation_norm: str = "softmax", inner_channels: int | None = None,
                  gcn_scale: bool = True, gcn_orientation: str = "row",
                  attention_mode: str = "sequential", attention_reduction: int = 16,
@@ -142,7 +150,10 @@ class ReGr(nn.Module):
         # Eq. 3-4: one eta shared by every scale. The paper says "all the scales have the same
         # amount of parameters" (its scale ablation); sharing one set of weights (mu, nu, xi, eta,
         # the relation) across scales is our reading of it, which gives that (SPEC.md)
-        self.refine = Refine(self.M, refine_context, refine_mode) if refine else None
+        refine_options = dict(max_offset=refine_max_offset, mask_init=refine_mask_init,
+                              lr_scale=refine_lr_scale, detach_input=refine_detach)
+        self.refine = Refine(self.M, refine_context, refine_mode, **refine_options) \
+            if refine else None
         # Eq. 5-10
         if relation == "bilinear":
             self.relation = RELATIONS[relation](self.M, inner_channels, relation_norm)
@@ -164,6 +175,8 @@ class ReGr(nn.Module):
             in_channels=in_channels, scales=self.scales, relation=relation, refine=bool(refine),
             input_size=self.input_size, mu_channels=c_mu, nu_channels=c_nu,
             nu_softmax=self.nu_softmax, refine_context=refine_context, refine_mode=refine_mode,
+            refine_max_offset=refine_max_offset, refine_mask_init=refine_mask_init,
+            refine_lr_scale=refine_lr_scale, refine_detach=refine_detach,
             relation_norm=relation_norm, gcn_scale=gcn_scale, attention_mode=attention_mode,
             gcn_orientation=gcn_orientation, aggregation=aggregation)
 
