@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (see README.md):
 #   make book   - set up .venv, then build the book, executing every notebook on the CPU
-#   make test   - set up .venv, then run pytest for the package and nbval for every notebook
+#   make test   - set up .venv, build the book (each chapter executes once), then run pytest
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed

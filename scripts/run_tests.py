@@ -1,8 +1,12 @@
-"""The README's test command: every pytest test of the package, then every notebook under nbval.
+"""The README's test command: build the book (executing every chapter once), then every pytest test.
 
-MyST notebooks in ``book/`` are converted with jupytext into ``_build/nbval/`` (nbval collects
-only ``.ipynb``) and run in the same pytest session, so one closing line counts everything.
-Extra arguments are passed to pytest (``make test ARGS=-x`` is not needed: call this script).
+Each chapter executes exactly once, in the book build (``scripts/build_book.py``: warnings are
+errors and a cell that raises fails the build, so every ``assert`` a chapter makes is checked
+there). ``tests/test_chapters_executed.py`` then reads the executed notebooks from the build's
+execution cache and fails for a chapter that did not run or holds an error, so one pytest closing
+line counts the package's tests and the chapters together, and ``tests/test_book_render.py``
+opens the pages the same build wrote. The slowest chapters and the slowest 15 tests are printed.
+Extra arguments are passed to pytest.
 
 ``tests/test_book_render.py`` opens the built book in headless Chromium, and the UCF101 tests
 extract RAR archives with ``unar``. When either is missing this script installs Debian's
@@ -17,27 +21,27 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NB_OUT = ROOT / "_build" / "nbval"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")  # as in tests/test_book_render.py
 
 
-def convert_notebooks() -> list[pathlib.Path]:
-    """Write one ``.ipynb`` per MyST notebook of the book (files with a jupytext header)."""
-    if NB_OUT.exists():
-        shutil.rmtree(NB_OUT)
-    NB_OUT.mkdir(parents=True)
-    out = []
-    for md in sorted((ROOT / "book").rglob("*.md")):
-        if "jupytext:" not in md.read_text(encoding="utf-8")[:400]:
-            continue  # plain markdown page, nothing to execute
-        target = NB_OUT / md.relative_to(ROOT / "book").with_suffix(".ipynb")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb",
-                        "--output", str(target), str(md)], check=True)
-        out.append(target)
-    return out
+def build_book() -> int:
+    """Build (and so execute) the book once; print how long each chapter took to execute."""
+    start = time.perf_counter()
+    code = subprocess.call([sys.executable, str(ROOT / "scripts" / "build_book.py")], cwd=ROOT)
+    print(f"book build: exit {code} after {time.perf_counter() - start:.0f} s", flush=True)
+    try:
+        from jupyter_cache import get_cache
+        records = get_cache(str(ROOT / "_build" / ".jupyter_cache")).list_cache_records()
+        times = sorted(((r.data or {}).get("execution_seconds", 0.0), r.uri) for r in records)
+        print("slowest chapters (execution seconds, from the build's cache):")
+        for seconds, uri in times[::-1][:15]:
+            print(f"  {seconds:7.1f} s  {os.path.relpath(uri, ROOT)}")
+    except Exception as err:  # the report is informative only; the tests judge the build
+        print(f"(no chapter timings: {err})")
+    return code
 
 
 def _apt_install(packages: list[str]) -> bool:
@@ -80,10 +84,9 @@ def ensure_system_tools() -> bool:
 def main(argv: list[str]) -> int:
     if not ensure_system_tools():
         return 3
-    notebooks = convert_notebooks()
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax",
-           "--nbval-current-env", "--durations=15", str(ROOT / "tests"),
-           *map(str, notebooks), *argv]
+    build_book()            # a failed build leaves chapters unexecuted: their tests fail below
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--durations=15",
+           str(ROOT / "tests"), *argv]
     print("+", " ".join(cmd), flush=True)
     return subprocess.call(cmd, cwd=ROOT)
 
