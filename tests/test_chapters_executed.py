@@ -28,11 +28,11 @@ def chapters() -> list[pathlib.Path]:
 def executed(chapter: pathlib.Path):
     """The executed notebook of ``chapter`` from the build's cache, or ``None``."""
     from jupyter_cache import get_cache
-    import jupytext
+    from myst_nb.core.read import read_myst_markdown_notebook   # the reader the build uses
     if not CACHE.is_dir():
         return None
     cache = get_cache(str(CACHE))
-    notebook = jupytext.read(chapter)
+    notebook = read_myst_markdown_notebook(chapter.read_text(encoding="utf-8"))
     try:
         record = cache.match_cache_notebook(notebook)
     except KeyError:
