@@ -320,8 +320,9 @@ class ClipDataset(torch.utils.data.Dataset):
                 log.warning("%s: skipping %s (%s); %d skipped so far", type(self).__name__,
                             err.path, err.reason, self.skipped)
                 video = (video + 1) % len(self.samples)
-        raise RuntimeError(f"{type(self).__name__}: {self.max_skips + 1} corrupt videos in a row around index "
-                           f"{index} (last: {self.skipped_files[-1]}); is the data set damaged?")
+        raise RuntimeError(f"{type(self).__name__}: {self.max_skips + 1} corrupt videos in a row "
+                           f"around index {index} (last: {self.skipped_files[-1]}); is the data "
+                           "set damaged?")
 
 
 class UCF101(ClipDataset):
