@@ -1,12 +1,15 @@
-"""Write tiny CUB-200-2011 / UCF101 data sets in the official on-disk formats.
+"""Write tiny CUB-200-2011 / UCF101 / Kinetics-400 data sets in the official on-disk formats.
 
     python data_scripts/make_fixtures.py --out data/fixtures                 # both, tiny
     python data_scripts/make_fixtures.py --out data/full --full-size         # 500x375 / 320x240
     python data_scripts/make_fixtures.py --out data/arch --archives          # .tgz / .rar / .zip
+    python data_scripts/make_fixtures.py --out data/kinetics --dataset kinetics   # CSVs + MP4s
 
 The result loads with ``regr_edu.data.CUB200(OUT)`` and ``regr_edu.data.UCF101(OUT, OUT)``: real
 JPEGs, real XVID AVIs written with PyAV, CRLF split lists, the HandstandPushups quirk. It is
-deterministic from ``--seed``. Used by the tests and by the book's small modes.
+deterministic from ``--seed``. Used by the tests and by the book's small modes. ``--dataset
+kinetics`` writes ``OUT/train/``, ``OUT/val/`` and ``OUT/kinetics400/*.csv`` for
+``regr_edu.data.Kinetics(OUT, OUT / "kinetics400")`` (H.264 MP4s; one listed clip missing).
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--out", required=True, help="folder to write into")
-    parser.add_argument("--dataset", choices=("cub", "ucf101", "both"), default="both")
+    parser.add_argument("--dataset", choices=("cub", "ucf101", "both", "kinetics", "all"),
+                        default="both", help="both: cub and ucf101; all: the three")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--full-size", action="store_true",
                         help="CUB images 500x375 and UCF101 videos 320x240 (as the real sets)")
@@ -47,19 +51,23 @@ def main(argv: list[str] | None = None) -> int:
     ucf_kwargs = dict(classes=tuple(args.ucf_classes), groups=tuple(args.ucf_groups),
                       clips_per_group=args.ucf_clips_per_group, size=ucf_size, frames=frames,
                       seed=args.seed)
-    if args.dataset in ("cub", "both"):
+    if args.dataset in ("cub", "both", "all"):
         if args.archives:
             path, md5 = fixtures.make_cub_archive(args.out, **cub_kwargs)
             print(f"wrote {path} (md5 {md5})")
         else:
             print(f"wrote {fixtures.make_cub_fixture(args.out, **cub_kwargs)}")
-    if args.dataset in ("ucf101", "both"):
+    if args.dataset in ("ucf101", "both", "all"):
         if args.archives:
             for path in fixtures.make_ucf101_archives(args.out, **ucf_kwargs):
                 print(f"wrote {path}")
         else:
             for path in fixtures.make_ucf101_fixture(args.out, **ucf_kwargs):
                 print(f"wrote {path}")
+    if args.dataset in ("kinetics", "all"):
+        kinetics_size = (340, 256) if args.full_size else (64, 48)
+        for path in fixtures.make_kinetics_fixture(args.out, size=kinetics_size, seed=args.seed):
+            print(f"wrote {path}")
     return 0
 
 

@@ -143,3 +143,14 @@ def test_training_cli_knows_kinetics_and_the_table7_recipe(kinetics, capsys):
     with pytest.raises(SystemExit):
         parse_config(["--config", "kinetics_i3d_regr5", "--weights", "none"])
     assert "dataset 'kinetics' needs --data-path" in capsys.readouterr().err
+
+
+def test_make_fixtures_script_writes_kinetics(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, str(ROOT / "data_scripts" / "make_fixtures.py"),
+                          "--out", str(tmp_path), "--dataset", "kinetics"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    ds = Kinetics(tmp_path, tmp_path / "kinetics400", train=False)
+    assert len(ds) == 3 and not (tmp_path / "UCF-101").exists()
