@@ -104,3 +104,13 @@ def as_5d(name: str, x: torch.Tensor, channels: int | None = None, *,
                         f"x.to({dtype})), or run under torch.autocast")
     was_4d = x.dim() == 4
     return (x.unsqueeze(2) if was_4d else x), was_4d
+
+
+def refuse_jit_script(module: object) -> None:
+    """Called by ``torch.jit.script`` (as ``__prepare_scriptable__``) on a unit: TorchScript
+    cannot compile the units' Python (keyword-only arguments, containers, checks), so say so
+    plainly instead of letting its compiler's error through."""
+    raise TypeError(f"torch.jit.script's argument must be a module TorchScript can compile, "
+                    f"got {type(module).__name__}, whose forward uses Python that TorchScript "
+                    f"does not support; use torch.compile(unit, dynamic=True) or "
+                    f"torch.export.export(unit, (x,)) instead (both are tested on every unit)")

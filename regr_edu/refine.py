@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import (check_choice, check_float, check_in_range, check_number,
-                      check_positive_int, check_rank)
+                      check_positive_int, check_rank, refuse_jit_script)
 
 _NEIGHBOURS = (-1, 0, 1)
 
@@ -131,13 +131,24 @@ class Refine(nn.Module):
         with torch.no_grad():
             self.eta.bias[2] = math.log(self.mask_init / (1 - self.mask_init))
 
+    def __prepare_scriptable__(self):
+        refuse_jit_script(self)                 # torch.jit.script: our message, not its compiler's
+
     def eta_parameters(self) -> list[nn.Parameter]:
         r""":math:`\eta`'s parameters (those :attr:`lr_scale` applies to)."""
         return list(self.eta.parameters())
 
     def offsets(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Eq. 3: ``(dx, dy, m)``, each ``(B, 1, Hg, Wg)``, from a ``(B, M, Hg, Wg)`` grid."""
-        out = self.eta(grid.detach() if self.detach_input else grid)   # (B, 3, Hg, Wg)
+        g = grid.detach() if self.detach_input else grid
+        if torch.compiler.is_compiling():
+            # the same conv as a conv3d over one frame: Inductor fails on conv2d's backward with
+            # symbolic sizes (torch.compile(dynamic=True)); eager keeps the conv2d, bit for bit
+            p = self.eta.padding[0]
+            out = F.conv3d(g.unsqueeze(2), self.eta.weight.unsqueeze(2), self.eta.bias,
+                           padding=(0, p, p)).squeeze(2)                 # (B, 3, Hg, Wg)
+        else:
+            out = self.eta(g)                                           # (B, 3, Hg, Wg)
         dx = self.max_offset * torch.tanh(out[:, 0:1])                  # (B, 1, Hg, Wg)
         dy = self.max_offset * torch.tanh(out[:, 1:2])                  # in (-max_offset, ..)
         m = torch.sigmoid(out[:, 2:3])                                  # (B, 1, Hg, Wg) in (0, 1)

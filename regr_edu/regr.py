@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import as_5d, check_choice, check_positive_int, check_scales
+from ._checks import (as_5d, check_choice, check_positive_int, check_scales,
+                      refuse_jit_script)
 from .aggregation import AGGREGATIONS, aggregate, pool_bins, pool_regions
 from .distribution import distribute
 from .refine import Refine
@@ -180,6 +181,9 @@ class ReGr(nn.Module):
             relation_norm=relation_norm, gcn_scale=gcn_scale, attention_mode=attention_mode,
             gcn_orientation=gcn_orientation, aggregation=aggregation)
 
+    def __prepare_scriptable__(self):
+        refuse_jit_script(self)                 # torch.jit.script: our message, not its compiler's
+
     def zero_init_last(self) -> None:
         """Set the last BatchNorm's weight (and bias) to zero: the unit becomes the identity."""
         nn.init.zeros_(self.bn.weight)
@@ -195,8 +199,13 @@ class ReGr(nn.Module):
         B, C, T, H, W = x5.shape
         weight = torch.cat([self.mu.weight, self.nu.weight, self.xi.weight])   # (c_mu+2c_nu, C, 1, 1)
         bias = torch.cat([self.mu.bias, self.nu.bias, self.xi.bias])
-        f = F.conv2d(x5.reshape(B, C, T * H, W), weight, bias)   # (B, c_mu+2c_nu, T*H, W)
-        f = f.reshape(B, -1, T, H, W)                            # (B, c_mu+2c_nu, T, H, W)
+        if torch.compiler.is_compiling():
+            # the same 1x1 conv as a 1x1x1 conv3d: Inductor fails on conv2d's backward with
+            # symbolic sizes (torch.compile(dynamic=True)); eager keeps conv2d, bit for bit
+            f = F.conv3d(x5, weight.unsqueeze(-1), bias)         # (B, c_mu+2c_nu, T, H, W)
+        else:
+            f = F.conv2d(x5.reshape(B, C, T * H, W), weight, bias)  # (B, c_mu+2c_nu, T*H, W)
+            f = f.reshape(B, -1, T, H, W)                        # (B, c_mu+2c_nu, T, H, W)
         return f.split([self.mu_channels, self.nu_channels, self.nu_channels], dim=1)
 
     def _regions(self, mu, nu, scale):

@@ -38,7 +38,7 @@ import math
 import torch
 from torch import nn
 
-from .._checks import as_5d, check_choice, check_positive_int
+from .._checks import as_5d, check_choice, check_positive_int, refuse_jit_script
 
 KERNELS = ("dot", "gaussian")
 
@@ -107,6 +107,9 @@ class CGNL(nn.Module):
         extra = f", order={self.order}, gamma={self.gamma}" if self.kernel == "gaussian" else ""
         return (f"in_channels={self.in_channels}, inner_channels={self.inner_channels}, "
                 f"groups={self.groups}, kernel={self.kernel!r}{extra}")
+
+    def __prepare_scriptable__(self):
+        refuse_jit_script(self)                 # torch.jit.script: our message, not its compiler's
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x5, was_4d = as_5d("x", x, self.in_channels, dtype=self.theta.weight.dtype)

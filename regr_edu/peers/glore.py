@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import as_5d, check_positive_int
+from .._checks import as_5d, check_positive_int, refuse_jit_script
 
 
 class GraphConv(nn.Module):
@@ -78,6 +78,9 @@ class GloRe(nn.Module):
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, nodes={self.num_node}, "
                 f"states={self.num_state}")
+
+    def __prepare_scriptable__(self):
+        refuse_jit_script(self)                 # torch.jit.script: our message, not its compiler's
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x5, was_4d = as_5d("x", x, self.in_channels, dtype=self.reduce.weight.dtype)

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import as_5d, check_choice, check_positive_int
+from .._checks import as_5d, check_choice, check_positive_int, refuse_jit_script
 
 MODES = ("embedded_gaussian", "dot_product")
 
@@ -123,6 +123,9 @@ class NonLocal(nn.Module):
         if self.mode == "embedded_gaussian":
             return torch.softmax(f, dim=-1)                  # (B, L, L'): e^f / sum_j e^f
         return f / phi.shape[-1]                             # (B, L, L'): f / N_phi
+
+    def __prepare_scriptable__(self):
+        refuse_jit_script(self)                 # torch.jit.script: our message, not its compiler's
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x5, was_4d = as_5d("x", x, self.in_channels, dtype=self.theta.weight.dtype)
