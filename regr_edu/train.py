@@ -38,7 +38,10 @@ sets; NCCL is used on GPUs, gloo on the CPU. Rank 0 writes the checkpoint, ``met
 Outputs in ``--output-dir``: ``config.json``; ``checkpoint.pth`` after every epoch (atomically:
 model, optimizer, scheduler, AMP scaler, epoch, configuration, metrics history and every RNG
 state of every rank, all readable with ``torch.load(..., weights_only=True)``);
-``metrics.jsonl`` (one JSON object per epoch); ``summary.json`` at the end.
+``metrics.jsonl`` (one JSON object per epoch); ``summary.json`` at the end. Every file is
+written atomically, and nothing before the first epoch ends. A new run refuses an
+``--output-dir`` that already holds a run: ``--resume`` it (a run stopped with ``--stop-epoch``
+continues to ``--epochs``; a finished run says so) or pass ``--overwrite``.
 
 Configuration precedence: defaults < ``--config`` recipe < the checkpoint's configuration
 (``--resume``) < flags given on the command line. ``--print-config`` shows the result.
