@@ -7,8 +7,10 @@ The public API below is what coursework imports; its names and shapes are stable
 Eq. 1   :func:`split_regions`, :func:`merge_regions`           (``regr_edu.regions``)
 Eq. 2   :func:`aggregate`, :func:`recover_region`              (``regr_edu.aggregation``)
 Eq. 3-4 :func:`bilinear_shift`, :class:`Refine`                (``regr_edu.refine``)
-Eq. 5-10 relations: bilinear, GCN, attention                   (``regr_edu.relations``)
-Eq. 11-13 :func:`distribute`                                   (``regr_edu.distribution``)
+Eq. 5-10 :class:`BilinearRelation`, :class:`GCNRelation`, :class:`AttentionRelation`
+                                                               (``regr_edu.relations``)
+Eq. 11-12 :func:`reason` (``Z = R V``)                         (``regr_edu.relations``)
+Eq. 13  :func:`distribute`                                     (``regr_edu.distribution``)
 The unit: :class:`ReGr` (``regr_edu.regr``); literal versions: ``regr_edu.reference``.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .distribution import distribute
 from .refine import Refine, bilinear_shift
 from .regions import merge_regions, split_regions
 from .regr import ReGr
+from .relations import AttentionRelation, BilinearRelation, GCNRelation, reason
 from . import reference
 
 __version__ = "0.1.0"
@@ -33,6 +36,10 @@ __all__ = [
     "recover_region",
     "bilinear_shift",
     "Refine",
+    "BilinearRelation",
+    "GCNRelation",
+    "AttentionRelation",
+    "reason",
     "distribute",
     "ReGr",
     "NonLocal",

@@ -153,7 +153,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="let a new run replace the run already in --output-dir")
     g.add_argument("--test-only", action="store_true")
     g.add_argument("--keep-checkpoints", action="store_true", help="keep one file per epoch")
-    g.add_argument("--no-progress", dest="progress", action="store_false")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                   help="tqdm progress bars; --no-progress turns them off")
     defaults = TrainConfig()
     for action in p._actions:                  # show TrainConfig's defaults (flags default to
         if action.dest in FIELDS:              # "not given", so that a recipe can fill them)

@@ -14,7 +14,8 @@ SPEC_API = {"split_regions", "merge_regions", "recover_region", "bilinear_shift"
 def test_all_holds_the_spec_api():
     assert SPEC_API <= set(rg.__all__), SPEC_API - set(rg.__all__)
     extra = set(rg.__all__) - SPEC_API
-    assert extra == {"aggregate", "Refine", "distribute"}, extra
+    assert extra == {"aggregate", "Refine", "distribute", "BilinearRelation", "GCNRelation",
+                     "AttentionRelation", "reason"}, extra
     for name in rg.__all__:
         assert getattr(rg, name) is not None, name
 
@@ -40,3 +41,47 @@ def test_reference_does_not_import_the_fast_modules():
 
 def test_device_helper():
     assert rg.device() == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_relation_classes_are_exported_and_documented():
+    from regr_edu import relations
+    for name in ("BilinearRelation", "GCNRelation", "AttentionRelation"):
+        cls = getattr(rg, name)
+        assert cls is getattr(relations, name)
+        assert cls.__doc__ and "Args:" in cls.__doc__, f"{name} has no documented arguments"
+        assert cls.forward.__doc__, f"{name}.forward has no docstring"
+
+
+def test_reason_is_eq_11_12_and_matches_its_literal_twin():
+    gen = torch.Generator().manual_seed(0)
+    R = torch.randn(2, 5, 5, dtype=torch.float64, generator=gen)
+    V = torch.randn(2, 5, 3, dtype=torch.float64, generator=gen)
+    Z = rg.reason(R, V)
+    for b in range(2):
+        torch.testing.assert_close(Z[b], rg.reference.reason(R[b], V[b]))
+    torch.testing.assert_close(rg.reason(R[0], V[0]), Z[0])             # unbatched too
+    rel = rg.BilinearRelation(3).double()                                 # the relations use it
+    torch.testing.assert_close(rel(V), rg.reason(rel.matrix(V), V))
+    gcn = rg.GCNRelation(3, num_regions=5).double()
+    torch.testing.assert_close(gcn(V), rg.reason(gcn.matrix(V), V))
+
+
+def test_reason_names_what_is_wrong():
+    import pytest
+    V = torch.randn(2, 5, 3)
+    with pytest.raises(ValueError, match=r"R must have shape \(B, N, N\)"):
+        rg.reason(torch.randn(2, 4, 4), V)
+    with pytest.raises(ValueError, match="R must be a 2 or 3-D"):
+        rg.reason(torch.randn(5), V)
+    with pytest.raises(TypeError, match="one dtype"):
+        rg.reason(torch.randn(2, 5, 5, dtype=torch.float64), V)
+
+
+def test_progress_flag_reads_the_right_way_round():
+    from regr_edu.train import get_parser, parse_config
+    assert parse_config([]).progress is True
+    assert parse_config(["--no-progress"]).progress is False
+    assert parse_config(["--progress"]).progress is True
+    text = get_parser().format_help()
+    assert "--progress, --no-progress" in text
+    assert "--no-progress [default" not in " ".join(text.split())

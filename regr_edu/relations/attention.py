@@ -33,6 +33,30 @@ from .._checks import check_choice, check_positive_int
 
 
 class AttentionRelation(nn.Module):
+    r"""Channel attention :math:`L_c` and regional attention :math:`L_s` (Eq. 9–10).
+
+    There is no relation matrix: ``Z`` is ``V`` reweighted by the two maps, and Eq. 11 is
+    skipped, as the paper says.
+
+    Args:
+        channels: ``M``, the length of each region's vector in ``V``.
+        reduction: ``r`` of :math:`L_c`'s bottleneck ``M -> M/r -> M`` (default 16).
+        hidden: channels between :math:`L_s`'s two 3x3 convolutions (default 4; the paper
+            gives none).
+        mode: ``"sequential"`` (default): :math:`Z = L_s(V') \otimes V'` with
+            :math:`V' = L_c \otimes V`; ``"letter"``: Eq. 9 as printed,
+            :math:`Z = L_s(V') \otimes V`.
+
+    ``maps(V, grids)`` gives ``(L_c, L_s)``, shapes ``(B, 1, M)`` and ``(B, N, 1)``;
+    ``forward(V, grids)`` gives ``Z`` (``B x N x M``). ``grids`` lists each scale's region grid
+    ``(T, Gh, Gw)`` in the order the regions of ``V`` were concatenated; it is required.
+
+    >>> import torch, regr_edu as rg
+    >>> rel = rg.AttentionRelation(16)
+    >>> rel(torch.randn(2, 4 * 4 + 2 * 2, 16), grids=[(1, 4, 4), (1, 2, 2)]).shape
+    torch.Size([2, 20, 16])
+    """
+
     def __init__(self, channels: int, reduction: int = 16, hidden: int = 4,
                  mode: str = "sequential") -> None:
         super().__init__()
@@ -69,6 +93,7 @@ class AttentionRelation(nn.Module):
         return Lc, Ls
 
     def forward(self, V: torch.Tensor, grids) -> torch.Tensor:
+        """``Z`` (``B x N x M``): ``V`` weighted by the channel and regional maps."""
         Lc, Ls = self.maps(V, grids)
         if self.mode == "sequential":
             return Ls * (Lc * V)                                # (B, N, M)

@@ -16,6 +16,26 @@ from .._checks import check_choice, check_positive_int
 
 
 class BilinearRelation(nn.Module):
+    r"""Bilinear pooling between regions (Eq. 5–6), then :math:`Z = R V` (Eq. 11–12).
+
+    Args:
+        channels: ``M``, the length of each region's vector in ``V``.
+        inner_channels: ``M'``, the width of :math:`\theta` and :math:`\phi`
+            (default ``M // 4``, at least 1).
+        normalize: ``"softmax"`` (default): each row of :math:`\theta(V)\phi(V)^\top` goes
+            through a softmax, as the embedded-Gaussian non-local block; ``"dot"``: divided by
+            ``N``. The paper leaves this open (the book's *Readings of the paper* page).
+
+    ``matrix(V)`` gives ``R`` (``B x N x N``); ``forward(V, grids=None)`` gives ``Z = R V``
+    (``B x N x M``), the same as :func:`regr_edu.reason` ``(self.matrix(V), V)``.
+
+    >>> import torch, regr_edu as rg
+    >>> rel = rg.BilinearRelation(16)
+    >>> V = torch.randn(2, 10, 16)
+    >>> rel.matrix(V).shape, rel(V).shape
+    (torch.Size([2, 10, 10]), torch.Size([2, 10, 16]))
+    """
+
     def __init__(self, channels: int, inner_channels: int | None = None,
                  normalize: str = "softmax") -> None:
         super().__init__()
@@ -38,5 +58,6 @@ class BilinearRelation(nn.Module):
         return logits / N
 
     def forward(self, V: torch.Tensor, grids=None) -> torch.Tensor:
+        """``Z = R V`` (``B x N x M``) for ``V`` (``B x N x M``); ``grids`` is not used."""
         # Eq. 11: (B, N, N) x (B, N, M) --> (B, N, M)
         return torch.matmul(self.matrix(V, grids), V)

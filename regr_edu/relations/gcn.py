@@ -31,6 +31,27 @@ ORIENTATIONS = ("row", "column")
 
 
 class GCNRelation(nn.Module):
+    r"""A graph convolution over the regions, after GloRe (Eq. 7–8), then :math:`Z = R V`.
+
+    Args:
+        channels: ``M``, the length of each region's vector in ``V``.
+        num_regions: ``N``, fixed when the layer is built (the channel-wise conv maps ``M``
+            features to ``N`` weights); ``ReGr`` works it out from its ``input_size``. An input
+            with another ``N`` is a ``ValueError`` naming both counts.
+        scale_by_n: divide ``R`` by ``N`` (default ``True``, so ``Z`` does not grow with ``N``).
+        orientation: ``"row"`` (default): row ``i`` of ``R`` comes from region ``i``'s own
+            features (region ``i`` decides whom it reads); ``"column"``: the transpose (output
+            region ``j`` owns a learned query). Both are readings of the paper (see the module
+            docstring and the book's *Readings of the paper* page).
+
+    ``matrix(V)`` gives ``R`` (``B x N x N``); ``forward(V, grids=None)`` gives ``Z = R V``.
+
+    >>> import torch, regr_edu as rg
+    >>> rel = rg.GCNRelation(16, num_regions=10)
+    >>> rel(torch.randn(2, 10, 16)).shape
+    torch.Size([2, 10, 16])
+    """
+
     def __init__(self, channels: int, num_regions: int, scale_by_n: bool = True,
                  orientation: str = "row") -> None:
         super().__init__()
@@ -59,5 +80,6 @@ class GCNRelation(nn.Module):
         return R / N if self.scale_by_n else R
 
     def forward(self, V: torch.Tensor, grids=None) -> torch.Tensor:
+        """``Z = R V`` (``B x N x M``) for ``V`` (``B x N x M``); ``grids`` is not used."""
         # Eq. 11: (B, N, N) x (B, N, M) --> (B, N, M)
         return torch.matmul(self.matrix(V, grids), V)
