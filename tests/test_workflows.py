@@ -17,11 +17,13 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 
@@ -61,7 +63,7 @@ def test_workflow_shape(name):
         for need in [job.get("needs")] if isinstance(job.get("needs"), str) else job.get("needs", []):
             assert need in wf["jobs"], f"{name}: {job_name} needs unknown job {need}"
     text = (WORKFLOWS / name).read_text(encoding="utf-8")
-    assert "regr-edu/regr_edu" not in text and "github.com/" not in text, (
+    assert "regr-edu/regr_edu" not in text and "https://github.com/" not in text, (
         f"{name} names the repository; its URL lives only in _config.yml")
     assert "\t" not in text
 
@@ -69,9 +71,9 @@ def test_workflow_shape(name):
 def test_book_workflow_builds_on_cpu_and_deploys_to_pages():
     wf = load("book.yml")
     assert "push" in wf["on"] and "workflow_dispatch" in wf["on"]
-    perms = wf["permissions"]
-    assert perms["pages"] == "write" and perms["id-token"] == "write"
     build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert build["permissions"] == {"contents": "write"}   # pushes the notebooks branch
     setup = uses(build, "actions/setup-python")
     assert setup and setup[0]["with"]["cache"] == "pip"
     run = all_runs(build)
@@ -82,6 +84,8 @@ def test_book_workflow_builds_on_cpu_and_deploys_to_pages():
     assert upload and upload[0]["with"]["path"] == "_build/html"
     assert deploy["needs"] == "build"
     assert deploy["environment"]["name"] == "github-pages"
+    from launch_notebooks import NOTEBOOK_BRANCH, NOTEBOOK_DIR   # book/_ext
+    assert f"cp -r _build/html/{NOTEBOOK_DIR} " in run and f"{NOTEBOOK_BRANCH}\n" in run
     dep = uses(deploy, "actions/deploy-pages")
     assert dep and dep[0].get("id") == "deployment"
     assert "steps.deployment.outputs.page_url" in deploy["environment"]["url"]
