@@ -33,6 +33,7 @@ from .._checks import (as_5d, check_choice, check_float, check_positive_int, che
                        check_scales)
 from ..aggregation import aggregate, recover_region
 from ..regions import cell_mask, grid_size, merge_regions, pad_to_scale, split_regions
+from ._fallback import with_static_fallback
 from ._photo import photo
 from .regions import _one_thread, feature_map, feature_rgb, figure_png
 
@@ -589,4 +590,4 @@ def recovery_widget(x: torch.Tensor | None = None, scale: tuple[int, int] = (4, 
     softmax.observe(update, names="value")
     box.c_nu, box.softmax, box.info, box.image, box.update = slider, softmax, info, picture, update
     update()
-    return box
+    return with_static_fallback(box)

@@ -25,6 +25,7 @@ import torch
 from .._checks import check_choice, check_float, check_positive_int, check_scale, check_scales
 from ..regions import cell_mask, grid_size
 from ..regr import count_regions
+from ._fallback import with_static_fallback
 from ._photo import photo
 
 STAGES = {"layer1": 4, "layer2": 8, "layer3": 16}        # name -> stride in pixels
@@ -506,4 +507,4 @@ def regions_widget(image: torch.Tensor | None = None, feature: torch.Tensor | No
     box.h, box.w, box.two, box.h2, box.w2 = h, w, two, h2, w2
     box.info, box.image, box.update = info, picture, update
     update()
-    return box
+    return with_static_fallback(box)

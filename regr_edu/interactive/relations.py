@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..regr import ReGr
 from ..relations import RELATIONS
+from ._fallback import with_static_fallback
 from ._photo import photo, photo_features
 from .refine import figure_png
 
@@ -396,6 +397,7 @@ class RelationWidget(widgets.VBox):
         self.relation.observe(self._redraw, names="value")
         self.region.observe(self._redraw, names="value")
         self._redraw()
+        with_static_fallback(self)
 
     def _result(self, relation: str) -> dict[str, Any]:
         if relation not in self._cache:

@@ -35,6 +35,7 @@ from ..aggregation import aggregate
 from ..distribution import distribute
 from ..regions import cell_mask, grid_size, pad_to_scale, split_regions
 from ..regr import ReGr
+from ._fallback import _png, with_static_fallback
 
 # ------------------------------------------------------------------------------------ settings
 SCALE_PRESETS: dict[str, tuple[tuple[int, int], ...]] = {
@@ -949,6 +950,7 @@ def unit_widget(seed: int = 0):
         with out:
             fig = effect_figure(result)
             display(fig)
+            box.png = _png(fig)
             plt.close(fig)
 
     def options_changed(*_):
@@ -966,7 +968,7 @@ def unit_widget(seed: int = 0):
     refine.observe(options_changed, "value")
     option.observe(redraw, "value")
     redraw()
-    return box
+    return with_static_fallback(box, picture=lambda: box.png)
 
 
 def gather_widget(unit: ReGr | None = None, x: torch.Tensor | None = None):
@@ -991,8 +993,9 @@ def gather_widget(unit: ReGr | None = None, x: torch.Tensor | None = None):
         with out:
             fig = gather_figure(unit, x, slider.value)
             display(fig)
+            box.png = _png(fig)
             plt.close(fig)
 
     slider.observe(redraw, "value")
     redraw()
-    return box
+    return with_static_fallback(box, picture=lambda: box.png)

@@ -12,6 +12,7 @@ from typing import Sequence
 import ipywidgets as widgets
 import numpy as np
 
+from ..interactive._fallback import with_static_fallback
 from ._common import check_int_in, figure_png
 from .regions import RegionBoxes, _check_R_boxes, related_regions_figure, top_related
 
@@ -53,6 +54,7 @@ class RelatedRegionsWidget(widgets.VBox):
         super().__init__([widgets.HBox([self.region, self.k, self.per_scale]), self.info,
                           self.image])
         self.render()
+        with_static_fallback(self)       # the static page shows this first state as a picture
 
     def _on_change(self, change) -> None:
         self.render()
