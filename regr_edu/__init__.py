@@ -64,6 +64,8 @@ _LAZY = {
     "models": ("regr_edu.models", None),
     "data": ("regr_edu.data", None),
     "viz": ("regr_edu.viz", None),
+    "training": ("regr_edu.training", None),      # the trainer, param_groups, RefineMonitor
+    "stats": ("regr_edu.stats", None),            # exact tests for comparing seeds
 }
 
 
