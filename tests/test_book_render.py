@@ -11,7 +11,10 @@ MathJax and the widget manager run, and checks the rendered DOM:
 - widgets are shown: a page whose cells display widgets gets one rendered view per widget
   (in its initial state, from the widget state embedded at build time), and no widget error;
 - nothing comes from a CDN: no ``<script src>`` or stylesheet with a remote URL, before or after
-  the scripts ran.
+  the scripts ran;
+- no JavaScript error: the page is loaded once more through the DevTools protocol (over
+  ``--remote-debugging-pipe``, no extra package) and any uncaught exception, ``console.error``
+  or browser log entry of level error (a failed load among them) fails the test.
 
 One screenshot per page is kept under ``_build/screenshots/`` for a human to look at.
 
@@ -25,13 +28,16 @@ import base64
 import binascii
 import functools
 import importlib.util
+import json
 import os
+import select
 import pathlib
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 
 import pytest
@@ -122,6 +128,109 @@ def rendered_dom(chromium: str, page: pathlib.Path) -> str:
     assert result.returncode == 0 and "<html" in result.stdout, (
         f"chromium could not render {page}: rc={result.returncode}\n{result.stderr[-2000:]}")
     return result.stdout
+
+
+def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
+                     timeout: float = 120.0) -> list[tuple[str, str]]:
+    """``(level, text)`` of everything the page logs, driving Chromium over the DevTools protocol.
+
+    Chromium reads commands from fd 3 and writes replies and events to fd 4
+    (``--remote-debugging-pipe``, NUL-separated JSON). The page is opened in a fresh target with
+    ``Runtime`` and ``Log`` enabled before it loads, so errors of the first scripts are caught;
+    after its load event, virtual time runs ``budget_ms`` more (timers, MathJax, widgets).
+    Levels: ``console.*`` types (``error``, ``warning``, ``log`` ...), ``exception`` (uncaught),
+    ``log-<level>`` (the browser's own entries: failed loads, violations).
+    """
+    r_cmd, w_cmd = os.pipe()
+    r_out, w_out = os.pipe()
+    messages: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="regr-cdp-") as profile:
+        def child_fds():
+            os.dup2(r_cmd, 3)
+            os.dup2(w_out, 4)
+        proc = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}",
+             "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-pipe", "about:blank"],
+            pass_fds=(3, 4), preexec_fn=child_fds, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        os.close(r_cmd)
+        os.close(w_out)
+        buf, counter = b"", [0]
+
+        def send(method, params=None, session=None) -> int:
+            counter[0] += 1
+            msg = {"id": counter[0], "method": method, "params": params or {}}
+            if session:
+                msg["sessionId"] = session
+            os.write(w_cmd, json.dumps(msg).encode() + b"\0")
+            return counter[0]
+
+        def until(predicate, deadline):
+            nonlocal buf
+            while time.monotonic() < deadline:
+                while b"\0" in buf:
+                    raw, buf = buf.split(b"\0", 1)
+                    msg = json.loads(raw)
+                    method, p = msg.get("method"), msg.get("params", {})
+                    if method == "Runtime.consoleAPICalled":
+                        text = " ".join(str(a.get("value", a.get("description", "")))
+                                        for a in p.get("args", []))
+                        messages.append((p.get("type", "log"), text))
+                    elif method == "Runtime.exceptionThrown":
+                        d = p.get("exceptionDetails", {})
+                        messages.append(("exception", (d.get("exception") or {}).get("description")
+                                         or d.get("text", "")))
+                    elif method == "Log.entryAdded":
+                        e = p.get("entry", {})
+                        messages.append((f"log-{e.get('level')}",
+                                         f"{e.get('text', '')} {e.get('url', '')}".strip()))
+                    if "error" in msg and "id" in msg:
+                        raise RuntimeError(f"DevTools error: {msg['error']}")
+                    if predicate(msg):
+                        return msg
+                if select.select([r_out], [], [], 0.5)[0]:
+                    chunk = os.read(r_out, 1 << 16)
+                    if not chunk:
+                        raise RuntimeError("chromium closed the DevTools pipe")
+                    buf += chunk
+            raise TimeoutError(f"chromium did not finish {url} in {timeout:.0f} s")
+
+        try:
+            deadline = time.monotonic() + timeout
+            i = send("Target.createTarget", {"url": "about:blank"})
+            target = until(lambda m: m.get("id") == i, deadline)["result"]["targetId"]
+            i = send("Target.attachToTarget", {"targetId": target, "flatten": True})
+            session = until(lambda m: m.get("id") == i, deadline)["result"]["sessionId"]
+            for method in ("Runtime.enable", "Log.enable", "Page.enable"):
+                i = send(method, session=session)
+                until(lambda m: m.get("id") == i, deadline)
+            send("Page.navigate", {"url": url}, session)
+            until(lambda m: m.get("method") == "Page.loadEventFired", deadline)
+            send("Emulation.setVirtualTimePolicy",
+                 {"policy": "pauseIfNetworkFetchesPending", "budget": budget_ms}, session)
+            until(lambda m: m.get("method") == "Emulation.virtualTimeBudgetExpired", deadline)
+        finally:
+            try:
+                send("Browser.close")
+            except OSError:
+                pass
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            os.close(w_cmd)
+            os.close(r_out)
+    return messages
+
+
+ERROR_LEVELS = {"error", "assert", "exception", "log-error"}
+
+
+def console_errors(messages: list[tuple[str, str]]) -> list[str]:
+    return [f"{level}: {text[:300]}" for level, text in messages if level in ERROR_LEVELS]
 
 
 # ------------------------------------------------------------------------------ checks
@@ -232,6 +341,7 @@ def test_page_renders(name: str, built_book: pathlib.Path, chromium: str) -> Non
     problems += check_math(static, dom)
     problems += check_images(page, static, dom)
     problems += check_widgets(static, dom)
+    problems += [f"JavaScript {e}" for e in console_errors(console_messages(chromium, page.as_uri()))]
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / (name.replace("/", "__") + ".png")
@@ -249,3 +359,40 @@ def test_toc_lists_only_existing_pages() -> None:
     missing = [p for p in toc_pages()
                if not any((ROOT / f"{p}{ext}").is_file() for ext in (".md", ".ipynb"))]
     assert not missing, f"_toc.yml names pages that do not exist: {missing}"
+
+
+# ------------------------------------------------------------------------------ no build needed
+ASSETS = ROOT / "book" / "_assets"
+_TYPESET_PAGE = """<html><body><p id="m">\\(x^2\\)</p>{shim}
+<script defer src="{assets}/mathjax/tex-chtml.js"></script>
+<script>
+// what @jupyter-widgets/html-manager 1.0.6 runs for a widget's label (its `typeset`)
+window.addEventListener("load", function () {{ setTimeout(function () {{
+  void 0 !== window.MathJax && MathJax.Hub.Queue(["Typeset", MathJax.Hub, document.getElementById("m")]);
+  console.log("typeset called");
+}}, 50); }});
+</script></body></html>"""
+
+
+@pytest.mark.parametrize("with_shim", [True, False])
+def test_widget_manager_typesets_on_mathjax3(with_shim, chromium, tmp_path):
+    """The shim gives MathJax 3 the MathJax 2 call the widget manager makes; without it, the
+    console check sees the error every widget page used to log."""
+    assets = ASSETS.as_uri()
+    shim = f'<script src="{assets}/mathjax2-shim.js"></script>' if with_shim else ""
+    page = tmp_path / "typeset.html"
+    page.write_text(_TYPESET_PAGE.format(shim=shim, assets=assets), encoding="utf-8")
+    messages = console_messages(chromium, page.as_uri(), budget_ms=3000)
+    errors = console_errors(messages)
+    if with_shim:
+        assert not errors, errors
+        assert ("log", "typeset called") in messages
+    else:
+        assert any("reading 'Queue'" in e for e in errors), messages
+
+
+def test_shim_loads_before_the_widget_manager():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    scripts = list(config["sphinx"]["config"]["nb_ipywidgets_js"])
+    assert scripts.index("mathjax2-shim.js") < scripts.index("widgets/embed-amd.js")
+    assert (ASSETS / "widgets" / "mathjax2-shim.js").is_file()
