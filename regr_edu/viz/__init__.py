@@ -9,7 +9,8 @@ r"""Seeing the reasoning: relation maps, feature heatmaps and attributions (the 
   :func:`unit_heatmaps_figure`.
 - Attributions with Captum: :func:`attribute` (Grad-CAM, Integrated Gradients) and
   :func:`attribution_figure` (baseline and +ReGr side by side).
-- A trained model from a checkpoint: :func:`load_checkpoint`.
+- A trained model from a checkpoint: :func:`load_checkpoint`; one input of its data set,
+  built as its run built it: :func:`checkpoint_example`.
 
 matplotlib, captum and ipywidgets are imported on first use, not by ``import regr_edu.viz``.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from ._common import to_display
 from .attributions import FeatureTap, attribute, attribution_figure, predict
-from .checkpoint import load_checkpoint
+from .checkpoint import checkpoint_example, load_checkpoint
 from .features import (UnitIO, capture_unit_io, explain_units, feature_heatmap, find_units,
                        heatmap_change, unit_heatmaps_figure)
 from .regions import (RegionBoxes, region_boxes, related_regions_figure, related_regions_grid,
@@ -46,6 +47,7 @@ __all__ = [
     "predict",
     "FeatureTap",
     "load_checkpoint",
+    "checkpoint_example",
     "to_display",
 ]
 

@@ -78,3 +78,42 @@ def load_checkpoint(path: str | os.PathLike,
     model = build(args) if build is not None else model_from_args(args, state)
     model.load_state_dict(state)
     return model.to(device).eval(), args
+
+
+def checkpoint_example(args: Mapping[str, Any], index: int = 0
+                       ) -> tuple[torch.Tensor, int, dict[str, Any]]:
+    """One input of a checkpoint's data set, built the way its run built it.
+
+    The data set, its folder and its transforms come from the checkpoint's ``args`` (its
+    ``TrainConfig`` as a dict) through the training code's own
+    :func:`regr_edu.training.data.build_datasets`, so a CUB checkpoint gets a CUB test image, a
+    UCF101 or Kinetics checkpoint a clip, a synthetic one a synthetic sample.
+
+    Args:
+        args: the ``args`` that :func:`load_checkpoint` returns.
+        index: which sample.
+
+    Returns:
+        ``(x, label, norm)``: ``x`` of the model's input size, ``(3, S, S)`` for images or
+        ``(3, T, S, S)`` for clips (a training-size clip: the video test sets hold several
+        full-height views per video); ``norm`` is ``{"mean": ..., "std": ...}`` for ImageNet-
+        normalised data (pass it to the figures to draw the input in its colours), else
+        ``{}``.
+    """
+    from ..training import TrainConfig
+    from ..training.config import FIELDS
+    from ..training.data import build_datasets
+
+    if not isinstance(index, int) or index < 0:
+        raise ValueError(f"index must be a non-negative int, got {index!r}")
+    cfg = TrainConfig(**{k: v for k, v in args.items() if k in FIELDS})
+    data = build_datasets(cfg)
+    dataset = data.train if data.video_level else data.test
+    if index >= len(dataset):
+        raise ValueError(f"index must be < {len(dataset)} (the {cfg.dataset} set), got {index}")
+    x, label = dataset[index]
+    norm: dict[str, Any] = {}
+    if cfg.dataset in ("cub", "ucf101", "kinetics"):
+        from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+        norm = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    return x, int(label), norm
