@@ -395,4 +395,6 @@ def test_shim_loads_before_the_widget_manager():
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     scripts = list(config["sphinx"]["config"]["nb_ipywidgets_js"])
     assert scripts.index("mathjax2-shim.js") < scripts.index("widgets/embed-amd.js")
-    assert (ASSETS / "mathjax2-shim.js").is_file()
+    assert scripts.index("widgets-paths.js") < scripts.index("require/require.js")
+    assert (ASSETS / "mathjax2-shim.js").is_file() and (ASSETS / "widgets-paths.js").is_file()
+    assert "quiet_console" in config["sphinx"]["local_extensions"]     # the theme's default_mode
