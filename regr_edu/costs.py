@@ -419,8 +419,10 @@ def plot_units(rows: Sequence[Mapping[str, Any]], metric: str = "time_ms", title
         sub = [r for r in rows if r["shape"] == s and metric in r]
         ax.bar([r["unit"] for r in sub], [r[metric] for r in sub],
                color=[f"C{i}" for i in range(len(sub))])
-        ax.set_title(s, fontsize=9)
-        ax.tick_params(axis="x", labelsize=8)
+        ax.set_title(s, fontsize=10)
+        ax.tick_params(axis="x", labelsize=9, labelrotation=35)   # long names do not overlap
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
     for row in axes:
         row[0].set_ylabel(labels.get(metric, metric))
     if title:
