@@ -47,7 +47,11 @@ def test_chapter_notebook_is_valid_and_complete(chapter, tmp_path):
     assert first.cell_type == "code" and ln.INSTALL_TAG in first.metadata["tags"]
     assert repr(url) in first.source and repr(branch) in first.source
     source = jupytext.read(chapter)
-    assert [c.source for c in nb.cells[1:]] == [c.source for c in source.cells]
+    assert [c.source for c in nb.cells[1:]] == [
+        ln.plain_markdown(c.source) if c.cell_type == "markdown" else c.source for c in source.cells]
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    left = re.findall(r"\{[a-z-]+\}`|```\{[a-z-]+\}|^\([\w-]+\)=", markdown, re.M)
+    assert not left, f"MyST that Jupyter does not render is left in the notebook: {left[:5]}"
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
@@ -156,3 +160,14 @@ def test_built_page_buttons_open_its_notebook(chapter):
                  and not h.startswith("http")]
     assert downloads, f"{page.name}: the download button does not offer the .ipynb"
     assert all((page.parent / h).resolve() == notebook.resolve() for h in downloads)
+
+
+def test_plain_markdown_turns_myst_into_markdown():
+    text = ("(sec-x)=\n## A\n\nSee {cite}`a2020,b2019` and {eq}`eq-12`, {numref}`fig-x`, "
+            "{doc}`the readings <readings>`.\n\n```{math}\n:label: eq-1\nx = y\n```\n\n"
+            "```{admonition} Answers\n:class: dropdown\n\n1. yes\n```\n\n"
+            "```{list-table}\n:header-rows: 1\n\n* - Unit\n  - Top-1\n* - None\n  - 84.61%\n```\n")
+    out = ln.plain_markdown(text)
+    assert "(sec-x)=" not in out and "[a2020, b2019]" in out and "Eq. (12)" in out
+    assert "the figure" in out and "the readings" in out and "$$\nx = y\n$$" in out
+    assert "**Answers**\n\n1. yes" in out and "| Unit | Top-1 |" in out and "| None | 84.61% |" in out

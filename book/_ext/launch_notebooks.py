@@ -3,7 +3,9 @@
 The chapters are MyST notebooks (``book/<ch>.md``). Colab opens only ``.ipynb`` files, and Binder
 would open the ``.md`` as text, so the built site carries each chapter as a Jupyter notebook:
 
-- ``_build/html/_notebooks/<ch>.ipynb``: the chapter converted with ``jupytext`` (no outputs),
+- ``_build/html/_notebooks/<ch>.ipynb``: the chapter converted with ``jupytext`` (no outputs;
+  MyST that Jupyter does not render -- labelled math, admonitions, list-tables, roles such as
+  ``{cite}`` -- turned into plain Markdown),
   with one cell put first that installs ``regr_edu`` when it is missing (it clones the repository
   named by ``repository.url`` in ``_config.yml``, the one place that names it, and installs it
   editable with its ``viz`` and ``video`` extras; on Binder and in the repository's own
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import re
 import sys
 from typing import Any
 from urllib.parse import quote
@@ -49,6 +52,66 @@ except ImportError:
     pass'''
 
 
+# MyST that Jupyter and Colab do not render, in the notebook's Markdown cells, and its plain
+# Markdown: labelled math becomes $$ ... $$, admonitions bold titles, roles their text.
+_MATH = re.compile(r"^```\{math\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)(.*?)^```[ \t]*$", re.M | re.S)
+_DIRECTIVE = re.compile(r"^```\{(admonition|note|tip|warning|important|seealso)\}([^\n]*)\n"
+                        r"((?::[\w-]+:[^\n]*\n)*)(.*?)^```[ \t]*$", re.M | re.S)
+_LIST_TABLE = re.compile(r"^```\{list-table\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)(.*?)^```[ \t]*$",
+                         re.M | re.S)
+_TARGET = re.compile(r"^\([\w-]+\)=[ \t]*\n", re.M)
+_ROLE = re.compile(r"\{(cite|doc|ref|numref|eq|term)\}`([^`]*)`")
+
+
+def _role(match: re.Match) -> str:
+    role, body = match.group(1), match.group(2)
+    explicit = re.fullmatch(r"(.*?)\s*<([^>]+)>", body, re.S)
+    if explicit:
+        return explicit.group(1)
+    if role == "cite":
+        return "[" + ", ".join(k.strip() for k in body.split(",")) + "]"
+    if role == "eq":
+        number = re.sub(r"^eq-", "", body)
+        return f"Eq. ({number})"
+    if role == "numref":
+        return "the figure" if body.startswith("fig") else "the table"
+    if role == "doc":
+        return f"the chapter *{body.split('/')[-1]}* of the book"
+    return f"the section *{body}* of the book"
+
+
+def _list_table(match: re.Match) -> str:
+    """A MyST list-table (``* - a`` rows of ``- b`` cells) as a Markdown pipe table."""
+    rows, row = [], None
+    for line in match.group(2).splitlines():
+        if line.startswith("* - "):
+            row = [line[4:].strip()]
+            rows.append(row)
+        elif line.strip().startswith("- ") and row is not None:
+            row.append(line.strip()[2:].strip())
+    if not rows:
+        return match.group(0)
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
+    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(out)
+
+
+def plain_markdown(text: str) -> str:
+    """A chapter's MyST Markdown cell as Markdown that Jupyter and Colab render."""
+    text = _TARGET.sub("", text)
+    text = _MATH.sub(lambda m: "$$\n" + m.group(2).strip("\n") + "\n$$", text)
+    text = _LIST_TABLE.sub(_list_table, text)
+
+    def directive(m: re.Match) -> str:
+        title = m.group(2).strip() or m.group(1).capitalize()
+        return f"**{title}**\n\n" + m.group(4).strip("\n")
+
+    text = _DIRECTIVE.sub(directive, text)
+    return _ROLE.sub(_role, text)
+
+
 def repository(config: dict[str, Any] | None = None) -> tuple[str, str]:
     """``(url, branch)`` from ``_config.yml``'s ``repository`` section."""
     if config is None:
@@ -68,6 +131,9 @@ def chapter_notebook(md_path: pathlib.Path, repo_url: str, branch: str):
     import jupytext
     import nbformat
     nb = jupytext.read(md_path)
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            c.source = plain_markdown(c.source)
     cell = nbformat.v4.new_code_cell(INSTALL_CELL.format(repo=repo_url, branch=branch))
     cell.metadata["tags"] = [INSTALL_TAG]
     cell.pop("id", None)
