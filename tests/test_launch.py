@@ -171,3 +171,19 @@ def test_plain_markdown_turns_myst_into_markdown():
     assert "(sec-x)=" not in out and "[a2020, b2019]" in out and "Eq. (12)" in out
     assert "the figure" in out and "the readings" in out and "$$\nx = y\n$$" in out
     assert "**Answers**\n\n1. yes" in out and "| Unit | Top-1 |" in out and "| None | 84.61% |" in out
+
+
+@pytest.mark.slow
+def test_an_exported_notebook_runs_top_to_bottom(tmp_path):
+    """The intro as Colab or Binder gets it (install cell first) runs in a fresh kernel, away
+    from the repository (the working directory is a temporary folder)."""
+    from nbclient import NotebookClient
+    url, branch = ln.repository()
+    path = ln.write_notebook(ROOT / "book" / "intro.md", tmp_path, url, branch)
+    nb = nbformat.read(str(path), as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors, errors[0]
+    assert not (tmp_path / "regr_edu_repo").exists(), "the install cell cloned though regr_edu is installed"
