@@ -131,7 +131,7 @@ def rendered_dom(chromium: str, page: pathlib.Path) -> str:
 
 
 def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
-                     timeout: float = 120.0) -> list[tuple[str, str]]:
+                     timeout: float = 120.0, evaluate: str | None = None) -> list[tuple[str, str]]:
     """``(level, text)`` of everything the page logs, driving Chromium over the DevTools protocol.
 
     Chromium reads commands from fd 3 and writes replies and events to fd 4
@@ -139,7 +139,8 @@ def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
     ``Runtime`` and ``Log`` enabled before it loads, so errors of the first scripts are caught;
     after its load event, virtual time runs ``budget_ms`` more (timers, MathJax, widgets).
     Levels: ``console.*`` types (``error``, ``warning``, ``log`` ...), ``exception`` (uncaught),
-    ``log-<level>`` (the browser's own entries: failed loads, violations).
+    ``log-<level>`` (the browser's own entries: failed loads, violations). With ``evaluate``, a
+    JavaScript expression run on the rendered page, its value is appended as ``("value", ...)``.
     """
     r_cmd, w_cmd = os.pipe()
     r_out, w_out = os.pipe()
@@ -211,6 +212,10 @@ def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
             send("Emulation.setVirtualTimePolicy",
                  {"policy": "pauseIfNetworkFetchesPending", "budget": budget_ms}, session)
             until(lambda m: m.get("method") == "Emulation.virtualTimeBudgetExpired", deadline)
+            if evaluate:
+                i = send("Runtime.evaluate", {"expression": evaluate, "returnByValue": True}, session)
+                reply = until(lambda m: m.get("id") == i, deadline)
+                messages.append(("value", str(reply["result"]["result"].get("value"))))
         finally:
             try:
                 send("Browser.close")
@@ -227,6 +232,10 @@ def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
 
 
 ERROR_LEVELS = {"error", "assert", "exception", "log-error"}
+# Text outputs wider than their box (book/_assets/regr_edu.css wraps them): their first words.
+OVERFLOWING_OUTPUTS = ("JSON.stringify([...document.querySelectorAll('.cell_output pre')]"
+                       ".filter(e => e.scrollWidth > e.clientWidth + 2)"
+                       ".map(e => e.textContent.trim().slice(0, 60)))")
 
 
 def console_errors(messages: list[tuple[str, str]]) -> list[str]:
@@ -341,7 +350,11 @@ def test_page_renders(name: str, built_book: pathlib.Path, chromium: str) -> Non
     problems += check_math(static, dom)
     problems += check_images(page, static, dom)
     problems += check_widgets(static, dom)
-    problems += [f"JavaScript {e}" for e in console_errors(console_messages(chromium, page.as_uri()))]
+    messages = console_messages(chromium, page.as_uri(), evaluate=OVERFLOWING_OUTPUTS)
+    problems += [f"JavaScript {e}" for e in console_errors(messages)]
+    cut = [text for level, text in messages if level == "value" and text not in ("", "[]")]
+    if cut:
+        problems.append(f"cell outputs run off the right edge (not wrapped): {cut[0][:300]}")
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / (name.replace("/", "__") + ".png")
