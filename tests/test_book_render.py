@@ -14,7 +14,8 @@ MathJax and the widget manager run, and checks the rendered DOM:
   the scripts ran;
 - no JavaScript error: the page is loaded once more through the DevTools protocol (over
   ``--remote-debugging-pipe``, no extra package) and any uncaught exception, ``console.error``
-  or browser log entry of level error (a failed load among them) fails the test.
+  or browser log entry of level error (a failed load among them) fails the test;
+- outputs wrap: no cell output's text is wider than its box (measured in the page).
 
 One screenshot per page is kept under ``_build/screenshots/`` for a human to look at.
 
