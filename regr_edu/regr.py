@@ -470,10 +470,12 @@ class ReGr(nn.Module):
         return aggregate(mu_r, nu_r, mask, self.nu_softmax)      # (B, T, Gh, Gw, c_mu, c_nu)
 
     def _fused_tail(self, x5: torch.Tensor) -> bool:
-        """The tail runs as :class:`_LiftNormAdd`: training with gradients, eager, no autocast
-        (where BatchNorm keeps float32 and the products do not)."""
+        """The tail runs as :class:`_LiftNormAdd`: training with gradients, eager, a plain
+        ``BatchNorm2d`` (not a ``SyncBatchNorm``, whose statistics span processes), float32 or
+        float64, no autocast (where BatchNorm keeps float32 and the products do not)."""
         bn = self.bn
-        return (self.training and bn.affine and bn.track_running_stats
+        return (self.training and type(bn) is nn.BatchNorm2d and bn.affine
+                and bn.track_running_stats and x5.dtype in (torch.float32, torch.float64)
                 and torch.is_grad_enabled() and not _plain_autograd() and not _autocast(x5)
                 and not _hooked(bn) and not _hooked(self.out))
 

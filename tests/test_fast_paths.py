@@ -161,3 +161,11 @@ def test_hooked_submodules_are_called_as_modules():
         assert seen, name
         for k in fast:
             torch.testing.assert_close(plain[k], fast[k], rtol=1e-4, atol=1e-4, msg=k)
+
+
+def test_sync_batchnorm_keeps_the_module_path():
+    """A SyncBatchNorm (convert_sync_batchnorm) gathers statistics across processes: the unit
+    must call it, not fold a local BatchNorm into its tail."""
+    u = torch.nn.SyncBatchNorm.convert_sync_batchnorm(_unit())
+    assert not u._fused_tail(torch.randn(2, 32, 1, 4, 4))
+    assert _unit()._fused_tail(torch.randn(2, 32, 1, 4, 4))
