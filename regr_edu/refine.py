@@ -48,18 +48,68 @@ def _weights(d: torch.Tensor) -> dict[int, torch.Tensor]:
     return {-1: w_left, 0: 1 - w_left - w_right, 1: w_right}
 
 
-def shift_unchecked(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """Eq. 4 without ``m`` and without input checks (the unit's fast path); ``|d| <= 1``."""
-    Hg, Wg = grid.shape[-2:]
-    padded = F.pad(grid, (1, 1, 1, 1))                              # (B, M, Hg+2, Wg+2), zeros out
-    wx, wy = _weights(dx), _weights(dy)                             # each (B, 1, Hg, Wg)
-    out = None
-    for b in _NEIGHBOURS:                                           # q_y = y + b
-        for a in _NEIGHBOURS:                                       # q_x = x + a
-            weight = wx[a] * wy[b]                                  # B(q, delta): (B, 1, Hg, Wg)
-            term = weight * padded[..., 1 + b:1 + b + Hg, 1 + a:1 + a + Wg]  # (B, M, Hg, Wg)
-            out = term if out is None else out + term
-    return out
+_BANDS: dict = {}
+
+
+def _band(n: int, like: torch.Tensor) -> torch.Tensor:
+    """``(n, 3, n)`` zeros and ones: ``[x, i, x']`` is 1 where ``x' = x + a_i``, ``a`` in -1, 0, 1
+    (a neighbour outside the axis has no column: zero padding)."""
+    def build():
+        pos = torch.arange(n, device=like.device)
+        step = pos[None, :] - pos[:, None]                              # (n, n): x' - x
+        a = torch.tensor(_NEIGHBOURS, device=like.device)
+        return (step[:, None, :] == a[None, :, None]).to(like.dtype)    # (n, 3, n)
+
+    if torch.compiler.is_compiling():
+        return build()
+    key = (n, like.dtype, like.device)
+    if key not in _BANDS:
+        with torch.inference_mode(False):       # a plain tensor even if first built there
+            _BANDS[key] = build()
+    return _BANDS[key]
+
+
+def _axis_matrix(d: torch.Tensor, n: int, axis: int) -> torch.Tensor:
+    """``(B, Hg, Wg, n)``: the weight :math:`g(q, p + d)` of every position ``q`` along one axis
+    (``axis`` -1: the width, ``-2``: the height) for the offset ``d`` of every cell ``p``."""
+    w = _weights(d)                                                 # 3 x (B, 1, Hg, Wg)
+    w3 = torch.stack([w[a] for a in _NEIGHBOURS], dim=-1)[:, 0]     # (B, Hg, Wg, 3)
+    band = _band(n, d)                                              # (n, 3, n)
+    if axis == -1:                                                  # cell x: band row x
+        return (w3.unsqueeze(-1) * band).sum(-2)                    # (B, Hg, Wg, n)
+    return (w3.unsqueeze(-1) * band.unsqueeze(1)).sum(-2)           # row y: (B, Hg, Wg, n)
+
+
+def shift_matrix(dx: torch.Tensor, dy: torch.Tensor,
+                 m: torch.Tensor | None = None) -> torch.Tensor:
+    r"""Eq. 4 as a matrix: ``S`` (``B x L x L``, ``L = Hg*Wg``) with ``out = S @ cells``.
+
+    ``S[b, (y, x), (q_y, q_x)] = m * g(q_x, x + dx) g(q_y, y + dy)``: row ``(y, x)`` holds the
+    weights of the (at most four nonzero) neighbours the cell reads. Eq. 4 is linear in the grid,
+    so moving every region at once is one batched matrix product, whatever the layout of the
+    region vectors; the weights come from :func:`_weights` (the right-hand slope at whole
+    numbers). ``dx``, ``dy``, ``m``: ``(B, 1, Hg, Wg)``; ``m`` None means 1.
+    """
+    B, _, Hg, Wg = dx.shape
+    wx = _axis_matrix(dx, Wg, -1)                                   # (B, Hg, Wg, Wg): g(q_x, ..)
+    wy = _axis_matrix(dy, Hg, -2)                                   # (B, Hg, Wg, Hg): g(q_y, ..)
+    if m is not None:
+        wy = wy * m.reshape(B, Hg, Wg, 1)
+    S = wy.unsqueeze(-1) * wx.unsqueeze(-2)                         # (B, Hg, Wg, Hg, Wg)
+    return S.reshape(B, Hg * Wg, Hg * Wg)                           # (B, L, L)
+
+
+def shift_unchecked(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor,
+                    m: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 4 without input checks (the unit's fast path); ``|d| <= 1``; ``m`` None means 1.
+
+    The nine-neighbour sum of every region at once, as one matrix product with
+    :func:`shift_matrix`: ``(B, M, L) x (B, L, L)^T``.
+    """
+    B, M, Hg, Wg = grid.shape
+    S = shift_matrix(dx, dy, m)                                     # (B, L, L)
+    out = torch.matmul(grid.reshape(B, M, Hg * Wg), S.transpose(1, 2))  # (B, M, L)
+    return out.reshape(B, M, Hg, Wg)
 
 
 def bilinear_shift(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor,
@@ -87,7 +137,7 @@ def bilinear_shift(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor,
     check_in_range("dx", dx, -1.0, 1.0)
     check_in_range("dy", dy, -1.0, 1.0)
     check_in_range("m", m, 0.0, 1.0)
-    return m * shift_unchecked(grid, dx, dy)
+    return shift_unchecked(grid, dx, dy, m)
 
 
 class Refine(nn.Module):
@@ -156,5 +206,21 @@ class Refine(nn.Module):
 
     def forward(self, grid: torch.Tensor) -> torch.Tensor:
         dx, dy, m = self.offsets(grid)
-        moved = m * shift_unchecked(grid, dx, dy)                   # Eq. 4: (B, M, Hg, Wg)
+        moved = shift_unchecked(grid, dx, dy, m)                    # Eq. 4: (B, M, Hg, Wg)
         return moved if self.mode == "replace" else grid + moved
+
+    def forward_cells(self, cells: torch.Tensor, Hg: int, Wg: int) -> torch.Tensor:
+        """:meth:`forward` on the regions in the unit's layout, ``(B, Hg*Wg, M)`` (row-major
+        cells), without turning them into a ``(B, M, Hg, Wg)`` grid and back."""
+        B, L, M = cells.shape
+        g = cells.detach() if self.detach_input else cells
+        if self.eta.kernel_size[0] == 1:                            # eta is per cell: a linear map
+            out = F.linear(g, self.eta.weight.reshape(3, M), self.eta.bias)   # (B, L, 3)
+            out = out.transpose(1, 2).reshape(B, 3, Hg, Wg)         # (B, 3, Hg, Wg)
+            dx = self.max_offset * torch.tanh(out[:, 0:1])          # (B, 1, Hg, Wg)
+            dy = self.max_offset * torch.tanh(out[:, 1:2])
+            m = torch.sigmoid(out[:, 2:3])
+        else:                                                       # 3x3 context: on the grid
+            dx, dy, m = self.offsets(cells.transpose(1, 2).reshape(B, M, Hg, Wg))
+        moved = torch.matmul(shift_matrix(dx, dy, m), cells)        # Eq. 4: (B, L, M)
+        return moved if self.mode == "replace" else cells + moved

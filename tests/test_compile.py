@@ -6,6 +6,7 @@ still run in CI (``scripts/run_tests.py`` deselects nothing).
 """
 from __future__ import annotations
 
+import copy
 import warnings
 
 import pytest
@@ -74,3 +75,25 @@ def test_compile_regr_with_dynamic_shapes_image_then_clip():
 @pytest.mark.parametrize("name", ["nl", "cgnl", "glore"])
 def test_compile_peers_with_dynamic_shapes_image_then_clip(name):
     _compile_image_then_clip(_unit(name))
+
+
+@pytest.mark.slow
+def test_compile_regr_training_step_matches_eager():
+    """Training mode, forward and backward: compiled (plain operators through Inductor) and
+    eager (the fast paths: BatchNorm folded into the last product, refine as one matrix
+    product) give the same output, gradients and running statistics."""
+    torch._dynamo.reset()
+    eager = _unit("regr").train()
+    twin = copy.deepcopy(eager)
+    compiled = torch.compile(twin)
+    x = torch.randn(2, 16, 6, 6)
+    w = torch.randn(2, 16, 6, 6)
+    results = []
+    for module, params in ((eager, eager), (compiled, twin)):
+        xi = x.clone().requires_grad_()
+        y = module(xi)
+        (y * w).sum().backward()
+        results.append([y.detach(), xi.grad, params.bn.running_mean, params.bn.running_var]
+                       + [p.grad for n, p in params.named_parameters() if n != "out.bias"])
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(theirs, ours, rtol=1e-4, atol=1e-4)

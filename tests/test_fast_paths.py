@@ -1,0 +1,171 @@
+"""The unit's fast paths (issue 16) against plain PyTorch operators: the oneDNN 1x1 products
+(CPU, float32), the tail x + BN(W Y + b) folded into one product (training), the residual's
+gradient handed to the first layer, refine as one matrix product, and what autograd keeps."""
+import copy
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import regr_edu as rg
+from regr_edu import regr as R
+from regr_edu.costs import count_flops, saved_bytes
+from regr_edu.refine import Refine
+
+from conftest import randomize_
+
+
+class _Plain(TorchDispatchMode):
+    """Runs every operator as is; under a dispatch mode the unit takes its plain path."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
+
+
+def _unit(C=32, **kw):
+    u = randomize_(rg.ReGr(C, scales=((2, 2), (3, 4)), **kw))
+    with torch.no_grad():
+        u.refine.eta.weight.mul_(0.1)           # offsets inside (-1, 1), away from the ends
+        u.refine.eta.bias.copy_(torch.tensor([0.3, -0.4, 0.0]))
+    return u.train()
+
+
+def _step(u, x, plain=False):
+    """Forward+backward in training mode: output, input and parameter gradients, BN buffers."""
+    x = x.clone().requires_grad_()
+    w = torch.randn(x.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    if plain:
+        with _Plain():
+            y = u(x)
+            (y * w.to(y.dtype)).sum().backward()
+    else:
+        y = u(x)
+        (y * w.to(y.dtype)).sum().backward()
+    out = {"y": y.detach(), "x.grad": x.grad}
+    out.update({f"{n}.grad": p.grad for n, p in u.named_parameters()})
+    out.update({n: b.clone() for n, b in u.named_buffers()})
+    return out
+
+
+@pytest.mark.parametrize("shape", [(2, 32, 6, 8), (2, 32, 2, 7, 9)])
+def test_fused_tail_equals_batchnorm_in_float64(shape):
+    """_LiftNormAdd (training) against conv + nn.BatchNorm2d + add, to rounding in float64."""
+    u = _unit(refine_mode="add").double()
+    twin = copy.deepcopy(u)
+    x = torch.randn(*shape, dtype=torch.float64)
+    plain, fast = _step(u, x, plain=True), _step(twin, x)
+    for k in plain:
+        # the BN removes out.bias: its gradient is zero (rounding noise on the plain path)
+        atol = 1e-9 if k == "out.bias.grad" else 1e-11
+        torch.testing.assert_close(fast[k], plain[k], rtol=1e-9, atol=atol, msg=k)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_fast_float32_cpu_matches_plain_float64(momentum):
+    """The whole fast path in float32 (oneDNN products, fused tail, relayed residual gradient)
+    against plain operators in float64: values, every gradient, the BN's running statistics
+    and its batch count."""
+    torch.manual_seed(0)
+    u32 = _unit(C=64)
+    u32.bn.momentum = momentum
+    u64 = _unit(C=64).double()
+    u64.load_state_dict(u32.state_dict())
+    u64.bn.momentum = momentum
+    x = torch.randn(2, 64, 12, 12)
+    for _ in range(2):                              # twice: the running averages move on
+        u32.zero_grad(), u64.zero_grad()
+        fast, plain = _step(u32, x), _step(u64, x.double(), plain=True)
+    assert int(u32.bn.num_batches_tracked) == 2
+    for k in plain:
+        ref = plain[k].to(fast[k].dtype)
+        if k in ("out.bias.grad", "nu.bias.grad", "relation.phi.bias.grad"):
+            continue                                # zero in exact arithmetic: rounding only
+        scale = float(ref.abs().max()) + 1e-12
+        torch.testing.assert_close(fast[k], ref, rtol=0, atol=2e-4 * scale, msg=k)
+
+
+def test_unit_gradcheck_in_training_mode():
+    """Batch statistics (the fused tail) and the refine matrix, against finite differences."""
+    u = rg.ReGr(4, scales=((2, 2), (2, 3)), mu_channels=2, nu_channels=2)
+    randomize_(u, 0.2).double().train()
+    with torch.no_grad():   # keep the refine offsets away from whole numbers (kinks of g)
+        u.refine.eta.weight.mul_(0.05)
+        u.refine.eta.bias.copy_(torch.tensor([0.5, -0.5, 0.0]))
+    x = torch.randn(2, 4, 4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(u, (x,), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("context,mode,detach", [(1, "replace", False), (3, "add", False),
+                                                 (1, "replace", True)])
+def test_refine_on_cells_equals_refine_on_the_grid(context, mode, detach):
+    layer = Refine(6, context, mode, detach_input=detach).double()
+    with torch.no_grad():
+        layer.eta.weight.normal_(0, 0.3)
+        layer.eta.bias.normal_(0, 0.3)
+    grid = torch.randn(2, 6, 4, 5, dtype=torch.float64, requires_grad=True)
+    cells = grid.detach().flatten(2).transpose(1, 2).clone().requires_grad_()  # (B, L, M)
+    out_grid = layer(grid)
+    out_cells = layer.forward_cells(cells, 4, 5)
+    torch.testing.assert_close(out_cells, out_grid.flatten(2).transpose(1, 2))
+    w = torch.randn_like(out_grid)
+    (out_grid * w).sum().backward()
+    g_grid = [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    (out_cells * w.flatten(2).transpose(1, 2)).sum().backward()
+    torch.testing.assert_close(cells.grad, grid.grad.flatten(2).transpose(1, 2))
+    for a, b in zip(g_grid, layer.parameters()):
+        torch.testing.assert_close(b.grad, a)
+
+
+@pytest.mark.parametrize("size", [(28, 28), (2, 14, 14)])
+def test_saved_activations_at_most_2_5x_the_input(size):
+    u = rg.ReGr(128).train()
+    torch.nn.init.ones_(u.bn.weight)
+    x = torch.randn(2, 128, *size, requires_grad=True)
+    ratio = saved_bytes(u, x) / (x.numel() * x.element_size())
+    assert ratio <= 2.5, ratio
+
+
+def test_flop_count_sees_the_onednn_products():
+    u = rg.ReGr(64)
+    x = torch.randn(2, 64, 8, 8)
+    fast = count_flops(u, x)[0]
+    plain = count_flops(u.double(), x.double())[0]     # float64: plain operators only
+    assert fast == plain and fast > 0
+
+
+def test_products_agree_with_matmul():
+    """Each product in both shapes (narrowing, widening), with and without oneDNN."""
+    g = torch.Generator().manual_seed(0)
+    for O, K in ((5, 40), (40, 5)):
+        w = torch.randn(O, K, generator=g)
+        x = torch.randn(2, K, 33, generator=g)
+        b = torch.randn(O, generator=g)
+        add = torch.randn(2, O, 33, generator=g)
+        expected = add + w @ x + b[:, None]
+        torch.testing.assert_close(R._weight_times(w, x, b, add=add), expected)
+        gr = torch.randn(2, O, 33, generator=g)
+        torch.testing.assert_close(R._sum_outer(gr, x), torch.einsum("bol,bkl->ok", gr, x))
+
+
+def test_hooked_submodules_are_called_as_modules():
+    """A hook on refine, the last conv or the BatchNorm (``training.RefineMonitor`` hooks
+    refine) still fires: the unit then runs that part as a module, with the same result."""
+    u = _unit()
+    x = torch.randn(2, 32, 6, 8)
+    for name in ("refine", "out", "bn"):
+        twin = copy.deepcopy(u)
+        seen = []
+        getattr(twin, name).register_forward_hook(lambda m, i, o: seen.append(o.shape))
+        plain, fast = _step(twin, x), _step(copy.deepcopy(u), x)
+        assert seen, name
+        for k in fast:
+            torch.testing.assert_close(plain[k], fast[k], rtol=1e-4, atol=1e-4, msg=k)
+
+
+def test_sync_batchnorm_keeps_the_module_path():
+    """A SyncBatchNorm (convert_sync_batchnorm) gathers statistics across processes: the unit
+    must call it, not fold a local BatchNorm into its tail."""
+    u = torch.nn.SyncBatchNorm.convert_sync_batchnorm(_unit())
+    assert not u._fused_tail(torch.randn(2, 32, 1, 4, 4))
+    assert _unit()._fused_tail(torch.randn(2, 32, 1, 4, 4))
