@@ -172,11 +172,13 @@ TABLES: dict[str, dict[str, Any]] = {
 
 # The recorded runs were made before issue 12 changed two defaults: the GCN relation then built
 # column i of R from region i's features (now row i, gcn_orientation="row") and NonLocal used
-# every position without scaling (now the official form: input pooled by 2, scaled). The settings
+# every position without scaling (now the official form: input pooled by 2, scaled), and refine
+# replaced the aggregated grid (now it is added: issue 11, the refine chapter). The settings
 # keep their names and their JSON; build_model pins the forms the runs were made with, so the
 # record stays reproducible. A setting that names one of these options itself wins.
 PINNED: dict[str, dict[str, Any]] = {
     "gcn": {"gcn_orientation": "column"},                       # relation="gcn" settings
+    "refine": {"refine_mode": "replace"},                       # ReGr settings with refine
     "nl": {"sub_sample": False, "scale": False},                # unit="nl" settings
 }
 
@@ -197,6 +199,8 @@ def build_model(name: str, num_classes: int = 2) -> torch.nn.Module:
         kwargs.update({k: v for k, v in PINNED["nl"].items() if k not in kwargs})
     if kwargs.get("relation") == "gcn":
         kwargs.update({k: v for k, v in PINNED["gcn"].items() if k not in kwargs})
+    if s["unit"] == "regr" and kwargs.get("refine", True):
+        kwargs.update({k: v for k, v in PINNED["refine"].items() if k not in kwargs})
     model = rg.models.small_resnet(num_classes, **kwargs)
     if "pool" in s:
         # rebuilt, as the recorded runs were (the same draws from the generator): the pooled

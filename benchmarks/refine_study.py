@@ -57,19 +57,22 @@ COMMON: dict[str, Any] = {"model": "small_resnet", "model_kwargs": {"widths": [1
                           "unit": "regr", "num_units": 1, "batch_size": 64, "schedule": "cosine",
                           "warmup_epochs": 1.0, "warmup_factor": 0.1, "eval_every": 1,
                           "threads": 1, "device": "cpu", "progress": False}
+# The arms ran when refine_mode="replace" was ReGr's default; they name it (_R), so that they
+# keep their meaning now that "add" is the default (the record's runs are those same runs).
+_R = {"refine_mode": "replace"}
 # arm -> (label, unit options, what of eta is frozen at its initial value: "", "all",
 # "offsets" (delta stays 0) or "mask" (m stays at its start))
 ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
     "off": ("refine off", {"refine": False}, ""),
-    "paper": ("refine as written (Eq. 3-4, eta at the base lr)", {}, ""),
-    "frozen": ("eta frozen at zero (delta = 0, m = 0.5)", {}, "all"),
-    "mask_only": ("only m learns (delta frozen at 0)", {}, "offsets"),
-    "offsets_only": ("only delta learns (m frozen at 0.5)", {}, "mask"),
-    "detach": ("eta reads the regions detached", {"refine_detach": True}, ""),
-    "lr01": ("eta at 0.1x the learning rate", {"refine_lr_scale": 0.1}, ""),
+    "paper": ("refine as written (Eq. 3-4, eta at the base lr)", {**_R}, ""),
+    "frozen": ("eta frozen at zero (delta = 0, m = 0.5)", {**_R}, "all"),
+    "mask_only": ("only m learns (delta frozen at 0)", {**_R}, "offsets"),
+    "offsets_only": ("only delta learns (m frozen at 0.5)", {**_R}, "mask"),
+    "detach": ("eta reads the regions detached", {**_R, "refine_detach": True}, ""),
+    "lr01": ("eta at 0.1x the learning rate", {**_R, "refine_lr_scale": 0.1}, ""),
     "add": ("additive refine (G + refine(G))", {"refine_mode": "add"}, ""),
-    "mask09": ("m starts at 0.9", {"refine_mask_init": 0.9}, ""),
-    "bound025": ("offsets bounded to 0.25 cell", {"refine_max_offset": 0.25}, ""),
+    "mask09": ("m starts at 0.9", {**_R, "refine_mask_init": 0.9}, ""),
+    "bound025": ("offsets bounded to 0.25 cell", {**_R, "refine_max_offset": 0.25}, ""),
 }
 STUDIES = {
     # stage 1: every arm, the image task, Adam at 3e-3 (where refine off takes off most), 5 seeds
@@ -179,6 +182,43 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def report(results: dict[str, Any]) -> str:
+    """Markdown tables of the record: stage 1 (every arm) and stage 2 (off against the choice),
+    with the protocol's tests."""
+    sys.path.insert(0, str(ROOT))
+    from regr_edu.stats import fisher_greater, mann_whitney_less
+    summary = summarise(results["runs"])
+    lines = ["| arm | took off | mean top-1 | per seed |", "|---|---:|---:|---|"]
+    for arm in STUDIES["diagnosis"]["arms"]:
+        s = summary.get(f"image/adam3/{arm}")
+        if s:
+            lines.append(f"| `{arm}`: {ARMS[arm][0]} | {s['took_off']}/{s['n']} | {s['mean']:.1f} "
+                         f"| {' '.join(f'{v:.1f}' for v in s['values'])} |")
+    new = [a for a in STUDIES["decision"]["arms"] if a != "off"][0]
+    lines += ["", f"| task | optimizer | off: took off | off: mean | {new}: took off | {new}: mean "
+              "| p (lower) | passes |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    pooled = {"off": [0, 0], new: [0, 0]}
+    for task in STUDIES["decision"]["tasks"]:
+        for opt in STUDIES["decision"]["opts"]:
+            a, b = summary.get(f"{task}/{opt}/off"), summary.get(f"{task}/{opt}/{new}")
+            if not a or not b:
+                continue
+            p = mann_whitney_less(b["values"], a["values"])
+            ok = b["took_off"] >= a["took_off"] and p >= 0.05
+            for arm, s in (("off", a), (new, b)):
+                pooled[arm][0] += s["took_off"]
+                pooled[arm][1] += s["n"]
+            lines.append(f"| {task} | {opt} | {a['took_off']}/{a['n']} | {a['mean']:.1f} | "
+                         f"{b['took_off']}/{b['n']} | {b['mean']:.1f} | {p:.3f} | "
+                         f"{'yes' if ok else 'no'} |")
+    if pooled["off"][1]:
+        p = fisher_greater(pooled["off"][0], pooled["off"][1], pooled[new][0], pooled[new][1])
+        lines += ["", f"Pooled: off {pooled['off'][0]}/{pooled['off'][1]}, {new} "
+                  f"{pooled[new][0]}/{pooled[new][1]}; one-sided Fisher p(off takes off more "
+                  f"often) = {p:.3f}."]
+    return "\n".join(lines)
+
+
 def _git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
@@ -195,7 +235,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--opts", nargs="+", choices=list(OPTS))
     p.add_argument("--seeds", type=int, nargs="+")
     p.add_argument("--jobs", type=int, default=2, help="runs side by side (one thread each)")
+    p.add_argument("--report", action="store_true", help="print the record's tables and exit")
     args = p.parse_args(argv)
+    if args.report:
+        print(report(json.loads(RESULTS.read_text())))
+        return {}
     plan = dict(STUDIES[args.study]) if args.study else {"arms": ["paper", "off"],
                                                           "tasks": ["image"], "opts": ["sgd"],
                                                           "seeds": [0]}

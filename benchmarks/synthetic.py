@@ -50,7 +50,9 @@ SETTINGS: dict[str, Any] = {
 # arm -> (label, unit, unit options)
 ARMS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "none": ("small_resnet (no unit)", None, {}),
-    "regr": ("+ReGr (defaults: (4,4)+(7,7), bilinear, refine)", "regr", {}),
+    # recorded when refine replaced the grid (the default until issue 11): pinned to that form
+    "regr": ("+ReGr (defaults: (4,4)+(7,7), bilinear, refine)", "regr",
+             {"refine_mode": "replace"}),
     # the recorded runs predate issue 12's official-code default (input pooled by 2, scaled):
     # pinned to the form they were made with, every position and no scaling
     "nl": ("+non-local (embedded Gaussian)", "nl", {"sub_sample": False, "scale": False}),

@@ -320,7 +320,9 @@ class ReGr(nn.Module):
         nu_channels: ``c_nu`` (default 8). ``M = c_mu * c_nu``.
         nu_softmax: softmax over each region's cells on :math:`\nu` (Eq. 2, default True).
         refine_context: 1 (:math:`\eta` reads one region, default) or 3 (its 3x3 neighbours).
-        refine_mode: ``"replace"`` (default) or ``"add"``.
+        refine_mode: ``"add"`` — the moved grid is added to the aggregated one (default:
+            the form that learns, chosen over seeds in the refine chapter) — or ``"replace"``
+            (Eq. 4 as printed; trained as printed it stops the unit from learning).
         refine_max_offset: bound of the offsets, in ``(0, 1]`` (default 1, Eq. 3 as written).
         refine_mask_init: :math:`m` of a fresh refine, in ``(0, 1)`` (default 0.5).
         refine_lr_scale: factor on :math:`\eta`'s learning rate, applied by
@@ -346,7 +348,7 @@ class ReGr(nn.Module):
                  relation: str = "bilinear", refine: bool = True,
                  input_size: Sequence[int] | None = None, mu_channels: int | None = None,
                  nu_channels: int | None = None, *, nu_softmax: bool = True,
-                 refine_context: int = 1, refine_mode: str = "replace",
+                 refine_context: int = 1, refine_mode: str = "add",
                  refine_max_offset: float = 1.0, refine_mask_init: float = 0.5,
                  refine_lr_scale: float = 1.0, refine_detach: bool = False,
                  relation_norm: str = "softmax", inner_channels: int | None = None,

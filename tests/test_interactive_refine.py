@@ -119,3 +119,38 @@ def test_fit_move_learns_through_the_package_not_through_the_tent():
         ir.fit_move(grid, target, weights="x")
     with pytest.raises(ValueError, match=r"target must have the grid's shape"):
         ir.fit_move(grid, target[..., :4])
+
+
+def _study_record():
+    """A tiny record in refine_study.json's format: two arms, two seeds, monitor rows."""
+    def run(arm, seed, acc):
+        monitor = [{"step": s, "delta_abs_mean": 0.1 * s, "m_mean": 0.5, "grad_eta": 1.0,
+                    "grad_mu": 2.0, "norm_in": 2.0, "norm_out": 1.0,
+                    "delta_sign_flip": float("nan") if s == 1 else 0.2} for s in (1, 2, 3)]
+        return {"arm": arm, "task": "image", "opt": "adam3", "seed": seed,
+                "final_test_acc1": acc, "history": [{"epoch": 0, "test_acc1": 50.0},
+                                                    {"epoch": 1, "test_acc1": acc}],
+                "monitor": monitor}
+    return {"tasks": {"image": {"chance": 50.0}},
+            "arms": {"off": {"label": "refine off"}, "add": {"label": "additive"}},
+            "runs": [run("off", 0, 99.0), run("off", 1, 50.0), run("add", 0, 99.5),
+                     run("add", 1, 98.0), run("add", 5, 97.0)]}
+
+
+def test_study_rows_count_take_offs_and_filter_seeds():
+    rec = _study_record()
+    off, add = ir.study_rows(rec, "image", "adam3", ["off", "add"])
+    assert (off["took_off"], off["n"], add["took_off"], add["n"]) == (1, 2, 3, 3)
+    assert add["mean"] == pytest.approx((99.5 + 98.0 + 97.0) / 3)
+    (add01,) = ir.study_rows(rec, "image", "adam3", ["add"], seeds=range(2))
+    assert add01["n"] == 2 and add01["values"] == [99.5, 98.0]
+    with pytest.raises(ValueError, match="no run of arm 'paper'"):
+        ir.study_rows(rec, "image", "adam3", ["paper"])
+
+
+def test_study_figure_draws_every_seed_and_the_monitor():
+    fig = ir.study_figure(_study_record(), "image", "adam3", ["off", "add"], seeds=range(2))
+    acc = fig.axes[0]
+    assert len(acc.lines) == 2 + 2 + 1                 # two seeds per arm, the chance line
+    assert all(len(ax.lines) == 2 for ax in fig.axes[1:])
+    assert "2 seeds" in fig._suptitle.get_text()

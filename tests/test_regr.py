@@ -164,6 +164,10 @@ def test_defaults_follow_spec():
     assert u.scales == ((4, 4), (7, 7)) and u.relation_name == "bilinear"
     assert u.relation.theta.out_features == 256 and u.refine is not None
     assert rg.ReGr(32).mu_channels == 4 and rg.ReGr(4).mu_channels == 1
+    # refine: the unit adds the moved grid (the form that learns, chosen in the refine chapter's
+    # study); the Refine module keeps Eq. 4 as printed
+    assert u.config["refine_mode"] == "add" and u.refine.mode == "add"
+    assert rg.Refine(8).mode == "replace"
 
 
 def test_bad_input_errors():

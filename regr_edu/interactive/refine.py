@@ -446,9 +446,11 @@ STUDY_STATS = (("delta_abs_mean", r"mean $|\delta|$"), ("m_mean", "mean $m$"),
                ("norm_ratio", "region norm after / before refine"))
 
 
-def study_runs(record: dict, task: str, opt: str, arm: str) -> list[dict]:
-    """The runs of one arm under one condition, by seed."""
-    runs = [r for r in record["runs"] if (r["task"], r["opt"], r["arm"]) == (task, opt, arm)]
+def study_runs(record: dict, task: str, opt: str, arm: str,
+               seeds: Sequence[int] | None = None) -> list[dict]:
+    """The runs of one arm under one condition, by seed (``seeds``: only these)."""
+    runs = [r for r in record["runs"] if (r["task"], r["opt"], r["arm"]) == (task, opt, arm)
+            and (seeds is None or r["seed"] in seeds)]
     if not runs:
         have = sorted({(r["task"], r["opt"], r["arm"]) for r in record["runs"]})
         raise ValueError(f"no run of arm {arm!r} on task {task!r} with optimizer {opt!r} in the "
@@ -456,13 +458,15 @@ def study_runs(record: dict, task: str, opt: str, arm: str) -> list[dict]:
     return sorted(runs, key=lambda r: r["seed"])
 
 
-def study_rows(record: dict, task: str, opt: str, arms: Sequence[str]) -> list[dict]:
-    """Per arm: its label, the final top-1 of each seed, their mean and how many took off."""
+def study_rows(record: dict, task: str, opt: str, arms: Sequence[str],
+               seeds: Sequence[int] | None = None) -> list[dict]:
+    """Per arm: its label, the final top-1 of each seed (``seeds``: only these), their mean and
+    how many took off."""
     from ..stats import took_off
     chance = record["tasks"][task]["chance"]
     rows = []
     for arm in arms:
-        values = [r["final_test_acc1"] for r in study_runs(record, task, opt, arm)]
+        values = [r["final_test_acc1"] for r in study_runs(record, task, opt, arm, seeds)]
         rows.append({"arm": arm, "label": record["arms"][arm]["label"], "values": values,
                      "mean": sum(values) / len(values),
                      "took_off": sum(took_off(v, chance) for v in values), "n": len(values)})
@@ -481,16 +485,18 @@ def _monitor_series(run: dict, stat: str) -> tuple[np.ndarray, np.ndarray]:
     return steps, np.array(values, float)
 
 
-def study_figure(record: dict, task: str, opt: str, arms: Sequence[str]) -> Figure:
+def study_figure(record: dict, task: str, opt: str, arms: Sequence[str],
+                 seeds: Sequence[int] | None = None) -> Figure:
     """Test top-1 per epoch of every seed (left), then refine's monitor numbers over the steps
-    (median over seeds) for each arm: the failing form beside the others."""
+    (median over seeds) for each arm: the failing form beside the others (``seeds``: only
+    these)."""
     colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     fig = Figure(figsize=(11, 5.6), layout="constrained")
     axes = fig.subplots(2, 3)
     ax_acc = axes[0, 0]
     for k, arm in enumerate(arms):
         c = colors[k % len(colors)]
-        for i, run in enumerate(study_runs(record, task, opt, arm)):
+        for i, run in enumerate(study_runs(record, task, opt, arm, seeds)):
             acc = [h["test_acc1"] for h in run["history"] if "test_acc1" in h]
             ax_acc.plot(range(1, len(acc) + 1), acc, color=c, alpha=0.7, lw=1.2,
                         label=arm if i == 0 else None)
@@ -500,7 +506,7 @@ def study_figure(record: dict, task: str, opt: str, arms: Sequence[str]) -> Figu
     for ax, (stat, title) in zip(axes.flat[1:], STUDY_STATS + (("delta_sign_flip", ""),)):
         title = title or r"offsets whose sign flipped since the last record"
         for k, arm in enumerate(arms):
-            runs = [r for r in study_runs(record, task, opt, arm)
+            runs = [r for r in study_runs(record, task, opt, arm, seeds)
                     if any("delta_abs_mean" in row for row in r["monitor"])]
             if not runs:
                 continue
@@ -515,6 +521,6 @@ def study_figure(record: dict, task: str, opt: str, arms: Sequence[str]) -> Figu
         ax.set(xlabel="step", title=title)
         if stat == "grad_ratio":
             ax.set_yscale("log")
-    seeds = len(study_runs(record, task, opt, arms[0]))
-    fig.suptitle(f"{task} task, {opt}: refine's arms over {seeds} seeds", fontsize=11)
+    n = len(study_runs(record, task, opt, arms[0], seeds))
+    fig.suptitle(f"{task} task, {opt}: refine's arms over {n} seeds", fontsize=11)
     return fig

@@ -52,7 +52,7 @@ XI_READINGS = ("softmax", "raw", "uniform")
 UNIT_OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "nu_softmax": (True, False, "any"),
     "refine_context": (1, 3, "refine"),
-    "refine_mode": ("replace", "add", "refine"),
+    "refine_mode": ("add", "replace", "refine"),
     "relation_norm": ("softmax", "dot", "bilinear"),
     "gcn_scale": (True, False, "gcn"),
     "attention_mode": ("sequential", "letter", "attention"),
@@ -526,9 +526,12 @@ def option_effect(option: str, x: torch.Tensor | None = None, *, scales: object 
     elif option == "refine_mode":
         ratio = [float(G.norm() / A.norm()) for A, G in zip(s_def["A"], s_def["G"])]
         ratio_a = [float(G.norm() / A.norm()) for A, G in zip(s_alt["A"], s_alt["G"])]
-        numbers = {"|refined| / |A| (replace)": ratio, "|refined| / |A| (add)": ratio_a}
-        summary = (f"|refined grid| / |A| per scale: replace {_fmt(ratio)}, add {_fmt(ratio_a)} "
-                   f"(a fresh eta, m = 0.5 and no shift, would give 0.5 vs 1.5 exactly)")
+        default, alternative, _ = UNIT_OPTIONS["refine_mode"]
+        numbers = {f"|refined| / |A| ({default})": ratio,
+                   f"|refined| / |A| ({alternative})": ratio_a}
+        summary = (f"|refined grid| / |A| per scale: {default} {_fmt(ratio)}, {alternative} "
+                   f"{_fmt(ratio_a)} (a fresh eta, m = 0.5 and no shift, would give 1.5 for add "
+                   f"and 0.5 for replace exactly)")
     elif option == "relation_norm":
         rs, ra = s_def["R"].sum(-1), s_alt["R"].sum(-1)
         numbers = {"row sums of R (softmax)": (float(rs.min()), float(rs.max())),

@@ -20,7 +20,7 @@ def _sub(state: dict, prefix: str) -> dict:
 
 
 def regr_forward(x: torch.Tensor, state: dict, *, scales, relation="bilinear", refine=True,
-                 mu_channels, nu_channels, nu_softmax=True, refine_mode="replace",
+                 mu_channels, nu_channels, nu_softmax=True, refine_mode="add",
                  refine_max_offset=1.0,
                  relation_norm="softmax", gcn_scale=True, gcn_orientation="row",
                  attention_mode="sequential", aggregation="bilinear",
