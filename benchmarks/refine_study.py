@@ -37,6 +37,8 @@ import sys
 import time
 from typing import Any
 
+from synthetic import _git   # benchmarks/ is on sys.path when a script here runs
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "refine_study.json"
 RUNS = ROOT / "runs" / "benchmarks" / "refine_study"
@@ -217,14 +219,6 @@ def report(results: dict[str, Any]) -> str:
                   f"{pooled[new][0]}/{pooled[new][1]}; one-sided Fisher p(off takes off more "
                   f"often) = {p:.3f}."]
     return "\n".join(lines)
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -208,18 +208,25 @@ def make_cub_archive(directory: "str | os.PathLike[str]", **fixture_kwargs
 
 
 # --- UCF101 ---------------------------------------------------------------------------------
+def _checked_frames(frames) -> np.ndarray:
+    """``frames`` as a ``(T, H, W, 3)`` uint8 array with even ``H`` and ``W`` (yuv420p)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be a (T, H, W, 3) uint8 array, got shape {frames.shape} "
+                         f"dtype {frames.dtype}")
+    if frames.shape[1] % 2 or frames.shape[2] % 2:
+        raise ValueError(f"frame height and width must be even for yuv420p, got "
+                         f"{frames.shape[1]}x{frames.shape[2]}")
+    return frames
+
+
 def write_avi(path: "str | os.PathLike[str]", frames: np.ndarray, fps: int = 25,
               bit_rate: int = 400_000) -> pathlib.Path:
     r"""Write ``frames`` ``(T, H, W, 3)`` uint8 RGB as an mpeg4 AVI tagged ``XVID`` (UCF101's
     codec), with PyAV. ``H`` and ``W`` must be even (yuv420p)."""
     import av
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be a (T, H, W, 3) uint8 array, got shape {frames.shape} "
-                         f"dtype {frames.dtype}")
+    frames = _checked_frames(frames)
     T, H, W, _ = frames.shape
-    if H % 2 or W % 2:
-        raise ValueError(f"frame height and width must be even for yuv420p, got {H}x{W}")
     path = pathlib.Path(path)
     with av.open(str(path), mode="w", format="avi") as container:
         stream = container.add_stream("mpeg4", rate=fps)
@@ -397,13 +404,8 @@ def write_mp4(path: "str | os.PathLike[str]", frames: np.ndarray, fps: int = 30)
     r"""Write ``frames`` ``(T, H, W, 3)`` uint8 RGB as an H.264 MP4 (Kinetics' YouTube clips),
     with PyAV. ``H`` and ``W`` must be even (yuv420p)."""
     import av
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be a (T, H, W, 3) uint8 array, got shape {frames.shape} "
-                         f"dtype {frames.dtype}")
+    frames = _checked_frames(frames)
     T, H, W, _ = frames.shape
-    if H % 2 or W % 2:
-        raise ValueError(f"frame height and width must be even for yuv420p, got {H}x{W}")
     path = pathlib.Path(path)
     with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
