@@ -9,8 +9,10 @@ What is measured, and how:
 - **FLOPs**: :class:`torch.utils.flop_counter.FlopCounterMode` over one forward pass; it counts a
   multiply-add as 2 and counts only matrix products and convolutions (``mm``, ``bmm``, ``addmm``,
   ``baddbmm``, ``convolution``, attention kernels). It does **not** count softmax, normalisation,
-  pooling, activations, elementwise products and sums, or indexing: ReGr's refine (a tent-function
-  interpolation), CGNL's per-group scaling and every BatchNorm are absent from the count.
+  pooling, activations, elementwise products and sums, or indexing: CGNL's per-group scaling and
+  every BatchNorm are absent from the count. ReGr's refine is counted, since its fast path moves
+  the regions with one batched matrix product (``refine.shift_matrix``); the literal 3x3 sum it
+  stands for costs far less (about 0.09 GFLOP of the count at C=512, 56x56 is that dense matrix).
 - **time**: forward plus backward (with respect to the input and every parameter) in training
   mode, median of ``repeats`` runs after one warm-up; the candidates are run in turn inside each
   repeat ("interleaved"), so a slow moment of a shared machine hits all of them alike.
