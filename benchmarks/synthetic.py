@@ -100,7 +100,10 @@ def run_one(arm: str, seed: int) -> dict[str, Any]:
         reused = old.get("config") == wanted and old.get("epochs_run") == SETTINGS["epochs"]
     if not reused:
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        done = subprocess.run([sys.executable, "-m", "regr_edu.train", *argv], cwd=ROOT, env=env,
+        # a changed or unfinished run in the folder is replaced on purpose: the trainer refuses
+        # to overwrite a run unless told to
+        rerun = argv + (["--overwrite"] if out.exists() else [])
+        done = subprocess.run([sys.executable, "-m", "regr_edu.train", *rerun], cwd=ROOT, env=env,
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{arm} seed {seed} failed:\n{done.stderr[-3000:]}")

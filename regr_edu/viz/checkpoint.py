@@ -9,6 +9,7 @@ model is rebuilt from it with the training code's own ``build_model`` unless ``b
 from __future__ import annotations
 
 import os
+import pickle
 from typing import Any, Callable, Mapping
 
 import torch
@@ -24,7 +25,13 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                         f"{type(path).__name__}")
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint must be an existing file, got {os.fspath(path)!r}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, RuntimeError, ValueError, OSError, pickle.UnpicklingError) as err:
+        raise ValueError(f"checkpoint {os.fspath(path)!r} could not be read as a torch checkpoint: "
+                         f"it is empty, truncated, not a checkpoint, or holds objects that "
+                         f"weights_only=True refuses ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
     if not isinstance(ckpt, dict):
         raise ValueError(f"checkpoint must hold a dict (model state and args), got a "
                          f"{type(ckpt).__name__} in {os.fspath(path)!r}")
@@ -76,7 +83,14 @@ def load_checkpoint(path: str | os.PathLike,
                          f"{sorted(ckpt)[:8]}")
     args = dict(ckpt.get("args") or {})
     model = build(args) if build is not None else model_from_args(args, state)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        wanted, given = set(model.state_dict()), set(state)
+        raise ValueError(f"checkpoint {os.fspath(path)!r} holds the weights of another network "
+                         f"than the one rebuilt from its args: missing {sorted(wanted - given)[:5]}"
+                         f", unexpected {sorted(given - wanted)[:5]} (or shapes differ); pass "
+                         f"build= to rebuild the right one") from None
     return model.to(device).eval(), args
 
 
