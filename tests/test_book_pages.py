@@ -46,7 +46,7 @@ def test_readings_page_is_in_the_toc_and_its_refs_exist():
         labels |= set(re.findall(r"^\(([\w-]+)\)=\s*$", page.read_text(encoding="utf-8"), re.M))
         labels |= set(re.findall(r"^\s*:name:\s*([\w-]+)\s*$", page.read_text(encoding="utf-8"), re.M))
     text = (BOOK / "readings.md").read_text(encoding="utf-8")
-    refs = re.findall(r"\{ref\}`([\w-]+)`", text)
+    refs = re.findall(r"\{ref\}`(?:[^`<]*<)?([\w-]+)>?`", text)
     docs = re.findall(r"\{doc\}`(?:[^`<]*<)?([\w/]+)>?`", text)
     assert refs and not set(refs) - labels, set(refs) - labels
     assert not [d for d in docs if not (BOOK / f"{d}.md").is_file()]
