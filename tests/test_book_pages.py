@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 # Pages being rewritten elsewhere (issue 14 leaves them to that rewrite): remove each name here
 # when its page no longer mentions SPEC.
-SPEC_PENDING = {"ablations", "regions_matter"}
+SPEC_PENDING: set[str] = set()
 
 
 def toc():
