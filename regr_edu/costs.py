@@ -37,7 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .models._units import stage_unit_options
 from .units import create_unit
 
-# label -> (registry name, options): the units compared (SPEC.md's defaults). "NL" is the block as
+# label -> (registry name, options): the units compared (package defaults). "NL" is the block as
 # the official video-nonlocal-net code builds it (input max-pooled by 2 before phi and g, scaled);
 # "NL unpooled" is every position without scaling, the non-local paper's equations as printed (and
 # this package's NonLocal default before issue 12): both are shown, the bars are against "NL".
@@ -55,7 +55,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ReGr w/o refine": ("regr", {"refine": False}),
     "NL unscaled": ("nl", {"scale": False}),
 }
-BARS = {  # the issue's bars on this machine, with SPEC defaults
+BARS = {  # the issue's bars on this machine, with the package's defaults
     "ReGr/NL time, C=1024 28x28": 0.5,
     "ReGr/NL time, C=512 56x56": 0.15,
     "ReGr/GloRe time, C=1024 28x28": 1.0,

@@ -5,7 +5,7 @@ r"""Eq. 11–13 — distribute the reasoned regions back to their cells.
 .. math::  Y_i = \mathbf{z}_i \cdot \xi(X_i^K; W_\xi)
 
 As printed Eq. 13 does not fit together (``z_i`` has ``M`` numbers; ``X_i`` is called
-``M x H_k x W_k`` there and ``C x ...`` elsewhere). Our reading (SPEC.md) follows A²-Nets'
+``M x H_k x W_k`` there and ``C x ...`` elsewhere). Our reading (book: Readings) follows A²-Nets'
 distribute step: ``z_i`` is read back as a ``c_mu x c_nu`` matrix; :math:`\xi` is a 1x1 conv
 ``C -> c_nu`` with a softmax over the ``c_nu`` channels at each cell, so
 :math:`Y_i = z_i\,\xi(X_i)` is ``c_mu x P``. The unit then merges the ``Y_i`` of one scale back into

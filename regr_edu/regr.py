@@ -306,7 +306,8 @@ class _LiftNormAdd(torch.autograd.Function):
 
 
 class ReGr(nn.Module):
-    r"""Region-based global reasoning unit (Wang et al., AAAI 2020), as read in SPEC.md.
+    r"""Region-based global reasoning unit (Wang et al., AAAI 2020), as read in the book's
+    Readings page.
 
     Args:
         in_channels: ``C``.
@@ -332,7 +333,7 @@ class ReGr(nn.Module):
         relation_norm: bilinear only, ``"softmax"`` (default) or ``"dot"``.
         inner_channels: bilinear only, ``M'`` (default ``M // 4``).
         gcn_scale: GCN only, scale ``R`` by ``1/N`` (default True).
-        gcn_orientation: GCN only, ``"row"`` (default, SPEC.md: region ``i``'s features give
+        gcn_orientation: GCN only, ``"row"`` (default, book's Readings: region ``i``'s features give
             row ``i`` of ``R``, :math:`R_{ij} = w_j \cdot U_i + b_j`, so region ``i`` decides
             whom it reads) or ``"column"`` (the transpose: region ``i``'s features give column
             ``i``, and output region ``j`` weighs every region by a learned query :math:`w_j`).
@@ -401,7 +402,7 @@ class ReGr(nn.Module):
             self.nu.requires_grad_(False)                        # pooling replaces Eq. 2's nu
         # Eq. 3-4: one eta shared by every scale. The paper says "all the scales have the same
         # amount of parameters" (its scale ablation); sharing one set of weights (mu, nu, xi, eta,
-        # the relation) across scales is our reading of it, which gives that (SPEC.md)
+        # the relation) across scales is our reading of it, which gives that (book: Readings)
         refine_options = dict(max_offset=refine_max_offset, mask_init=refine_mask_init,
                               lr_scale=refine_lr_scale, detach_input=refine_detach)
         self.refine = Refine(self.M, refine_context, refine_mode, **refine_options) \

@@ -7,7 +7,7 @@ r"""Eq. 9–10 — channel and regional attention over the regions (SENet/CBAM s
 :math:`L_c` (``1 x M``): max-pool ``V`` over the regions, two 1-D convs ``M -> M/r -> M`` with a
 ReLU between, a sigmoid. :math:`L_s` (``N x 1``): on each scale's region grid, max-pool over the
 ``M`` features, two small 3x3 convolutions over neighbouring regions, a sigmoid — it works for any
-``N``. For clips the regional convolutions run frame by frame. Open choice (SPEC.md):
+``N``. For clips the regional convolutions run frame by frame. Open choice (book: Readings):
 ``mode="sequential"`` (default) gives :math:`Z = L_s(V') \otimes V'` with
 :math:`V' = L_c \otimes V`, as CBAM and the paper's "sequentially infers"; ``mode="letter"``
 follows Eq. 9 to the letter, :math:`Z = L_s(V') \otimes V`, where :math:`L_c` only steers

@@ -7,9 +7,10 @@ GloRe's code it is added to its input, :math:`U = V + A_g V` (Eq. 7 writes :math
 the same family with the sign of :math:`A_g` learned), followed by a ReLU. The second is
 *channel-wise*: it maps each region's ``M`` features to ``N`` relation weights, so ``R`` is
 ``N x N`` and the number of regions ``N`` is fixed when the layer is built. Open choice
-(SPEC.md): ``R`` is scaled by ``1/N`` (default, so :math:`Z = RV` does not grow with ``N``).
+(book: Readings): ``R`` is scaled by ``1/N`` (default, so :math:`Z = RV` does not grow with ``N``).
 
-Orientation (SPEC.md). The paper expands *each node's* feature from ``M`` to ``N`` "to present
+Orientation (book: Readings). The paper expands *each node's* feature from ``M`` to ``N`` "to
+present
 the relation with other nodes", so region ``i``'s features give row ``i`` of ``R``:
 
 .. math::  R_{ij} = w_j \cdot U_i + b_j, \qquad z_i = \sum_j R_{ij} v_j
