@@ -147,11 +147,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"with {args.unit} / without, {tag}: {r:.3f}")
     print(result["device"])
     if args.out:
-        out = pathlib.Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
-        os.replace(tmp, out)
+        from regr_edu.training.checkpoint import write_text_atomic
+        write_text_atomic(json.dumps(result, indent=1) + "\n", pathlib.Path(args.out))
     return result
 
 

@@ -143,11 +143,8 @@ def main(argv=None) -> dict:
         print(f"  {num} / {den:10s} {SHAPES[i][0]:30s} {r:6.3f}  (<= {limit})  "
               f"{'ok' if ok else 'MISSED'}")
     if args.out:
-        out = pathlib.Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
-        os.replace(tmp, out)
+        from regr_edu.training.checkpoint import write_text_atomic
+        write_text_atomic(json.dumps(result, indent=1) + "\n", pathlib.Path(args.out))
     return result
 
 
