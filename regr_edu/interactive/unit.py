@@ -11,9 +11,8 @@ and the value in a ``ValueError``):
 - :func:`shapes_table` — every step's shape.
 - :func:`nonlocal_block_for`, :func:`nonlocal_equivalent` — at scale (1, 1) without refine the
   unit *is* an embedded-Gaussian non-local block; these map its weights onto :class:`NonLocal`.
-- :func:`option_effect`, :func:`placement_table` — each **open** choice of the book's Readings
-page, default
-  against alternative, on the same input and the same weights.
+- :func:`option_effect`, :func:`placement_table` — each **open** choice of the book's
+  Readings page, default against alternative, on the same input and the same weights.
 - :func:`backbone_unchanged`, :func:`gradient_norms` — why the last BatchNorm starts at zero.
 - figures: :func:`gather_figure` (Eq. 11–12, the paper's Fig. 4 redrawn),
   :func:`settings_figure`, :func:`option_effects_figure`, :func:`effect_figure`.
@@ -453,8 +452,7 @@ def _channel_norm(t: torch.Tensor) -> torch.Tensor:
 def option_effect(option: str, x: torch.Tensor | None = None, *, scales: object = None,
                   relation: str = "bilinear", refine: bool = True, seed: int = 0) -> dict[str, Any]:
     r"""One **open** choice of the book's Readings page: the unit with the default reading and
-    with the other one,
-    on the same input and the same weights.
+    with the other one, on the same input and the same weights.
 
     Args:
         option: a name from :data:`OPTIONS` (``"nu_softmax"``, ``"refine_context"``,

@@ -10,8 +10,7 @@ the same family with the sign of :math:`A_g` learned), followed by a ReLU. The s
 (book: Readings): ``R`` is scaled by ``1/N`` (default, so :math:`Z = RV` does not grow with ``N``).
 
 Orientation (book: Readings). The paper expands *each node's* feature from ``M`` to ``N`` "to
-present
-the relation with other nodes", so region ``i``'s features give row ``i`` of ``R``:
+present the relation with other nodes", so region ``i``'s features give row ``i`` of ``R``:
 
 .. math::  R_{ij} = w_j \cdot U_i + b_j, \qquad z_i = \sum_j R_{ij} v_j
 
