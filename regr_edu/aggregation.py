@@ -7,9 +7,9 @@ region of ``P`` cells :math:`\mu(X_i)` is ``c_mu x P``, :math:`\nu(X_i)` is ``c_
 :math:`A_i` is ``c_mu x c_nu`` whatever ``P`` is: regions of every scale share one length
 ``M = c_mu * c_nu`` and one pair of weights.
 
-Open choice (book: Readings): by default each of the ``c_nu`` rows of :math:`\nu(X_i)` goes
-through a softmax over the region's ``P`` cells, so each row is an attention map over the region
-(A²-Nets' gather step) and :math:`A_i` does not grow with the region's size; ``nu_softmax=False`` uses the
+Open choice (book: Readings): by default each of the ``c_nu`` rows of :math:`\nu(X_i)` goes through
+a softmax over the region's ``P`` cells, so each row is an attention map over the region (A²-Nets'
+gather step) and :math:`A_i` does not grow with the region's size; ``nu_softmax=False`` uses the
 raw product.
 """
 from __future__ import annotations

@@ -2,10 +2,10 @@ r"""Eq. 5–6 — bilinear pooling between regions, as in the non-local block.
 
 .. math::  \mathbf{R} = \mathrm{Conv}(V) \odot \mathrm{Conv}(V)^\top \in \mathbb{R}^{N \times N}
 
-The two "convolutions" act on each region's vector alone (1-D convs of kernel 1), i.e. linear
-maps :math:`\theta, \phi: M \to M'` with ``M' = M // 4`` by default. Open choice (book: Readings):
-each row of ``R`` goes through a softmax (embedded-Gaussian non-local, default,
-``normalize="softmax"``) or ``R`` is divided by ``N`` (dot product, ``normalize="dot"``). Then Eq. 11: :math:`Z = R V`.
+The two "convolutions" act on each region's vector alone (1-D convs of kernel 1), i.e. linear maps
+:math:`\theta, \phi: M \to M'` with ``M' = M // 4`` by default. Open choice (book: Readings): each
+row of ``R`` goes through a softmax (embedded-Gaussian non-local, default, ``normalize="softmax"``)
+or ``R`` is divided by ``N`` (dot product, ``normalize="dot"``). Then Eq. 11: :math:`Z = R V`.
 """
 from __future__ import annotations
 
