@@ -220,26 +220,34 @@ def _checked_frames(frames) -> np.ndarray:
     return frames
 
 
-def write_avi(path: "str | os.PathLike[str]", frames: np.ndarray, fps: int = 25,
-              bit_rate: int = 400_000) -> pathlib.Path:
-    r"""Write ``frames`` ``(T, H, W, 3)`` uint8 RGB as an mpeg4 AVI tagged ``XVID`` (UCF101's
-    codec), with PyAV. ``H`` and ``W`` must be even (yuv420p)."""
+def _encode(path: "str | os.PathLike[str]", frames, container_format: str, codec: str, fps: int,
+            **stream_settings) -> pathlib.Path:
+    """Encode ``frames`` (checked by :func:`_checked_frames`) with PyAV, one thread (the same
+    bytes every time); ``stream_settings`` are set on the stream (``codec_tag``, ``bit_rate``,
+    ``options``)."""
     import av
     frames = _checked_frames(frames)
     T, H, W, _ = frames.shape
     path = pathlib.Path(path)
-    with av.open(str(path), mode="w", format="avi") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
+    with av.open(str(path), mode="w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.codec_tag = "XVID"
-        stream.bit_rate = bit_rate
         stream.thread_count = 1  # reproducible bytes
+        for name, value in stream_settings.items():
+            setattr(stream, name, value)
         for array in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():  # flush
             container.mux(packet)
     return path
+
+
+def write_avi(path: "str | os.PathLike[str]", frames: np.ndarray, fps: int = 25,
+              bit_rate: int = 400_000) -> pathlib.Path:
+    r"""Write ``frames`` ``(T, H, W, 3)`` uint8 RGB as an mpeg4 AVI tagged ``XVID`` (UCF101's
+    codec), with PyAV. ``H`` and ``W`` must be even (yuv420p)."""
+    return _encode(path, frames, "avi", "mpeg4", fps, codec_tag="XVID", bit_rate=bit_rate)
 
 
 def _moving_disc(rng: np.random.Generator, T: int, width: int, height: int, colour: np.ndarray,
@@ -403,21 +411,8 @@ KINETICS_ANNOTATION_FOLDER = "kinetics400"
 def write_mp4(path: "str | os.PathLike[str]", frames: np.ndarray, fps: int = 30) -> pathlib.Path:
     r"""Write ``frames`` ``(T, H, W, 3)`` uint8 RGB as an H.264 MP4 (Kinetics' YouTube clips),
     with PyAV. ``H`` and ``W`` must be even (yuv420p)."""
-    import av
-    frames = _checked_frames(frames)
-    T, H, W, _ = frames.shape
-    path = pathlib.Path(path)
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.thread_count = 1  # reproducible bytes
-        stream.options = {"preset": "ultrafast", "crf": "23"}
-        for array in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():  # flush
-            container.mux(packet)
-    return path
+    return _encode(path, frames, "mp4", "libx264", fps,
+                   options={"preset": "ultrafast", "crf": "23"})
 
 
 def _youtube_id(rng: np.random.Generator, k: int) -> str:
