@@ -61,14 +61,18 @@ def check_positive_int(name: str, value: object) -> int:
 
 def check_number(name: str, value: object, low: float, high: float, *, low_open: bool = False,
                  high_open: bool = False) -> float:
-    """A real number (not bool, not NaN) in the interval ``low..high``; returns it as float."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    """A real number (not bool, not NaN) in the interval ``low..high``; returns it as float.
+
+    ``ValueError`` otherwise, naming ``name``, the interval (``[`` closed, ``(`` open) and the
+    value."""
+    import numbers
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
     if ok:
         v = float(value)
         ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
     if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
     return float(value)
 
 

@@ -21,6 +21,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from .._checks import check_number as _check_number
 from ..refine import bilinear_shift
 
 DELTA_RANGE = (-1.0, 1.0)      # tanh(.) in Eq. 3; the sliders' bounds
@@ -36,10 +37,7 @@ def check_number(name: str, value: object, low: float, high: float) -> float:
             value = float(value)
         else:
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if math.isnan(value) or not low <= value <= high:
-        raise ValueError(f"{name} must lie in [{low:g}, {high:g}], got {value!r}")
-    return value
+    return _check_number(name, float(value), low, high)
 
 
 def _check_grid(grid: torch.Tensor, channels: int | None = 3) -> torch.Tensor:
