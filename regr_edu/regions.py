@@ -117,3 +117,67 @@ def cell_mask(H: int, W: int, scale: tuple[int, int], device=None) -> torch.Tens
     m = ys[:, None] & xs[None, :]                                       # (Hp, Wp)
     m = m.reshape(Gh, h, Gw, w).permute(0, 2, 1, 3)                     # (Gh, Gw, h, w)
     return m.reshape(Gh, Gw, h * w)
+
+
+class RegionLayout:
+    r"""Where each region of a unit's list ``V`` (``(B, N, M)``) comes from.
+
+    The unit lists the regions scale by scale; within a scale, frame by frame, then row-major over
+    the ``(Gh, Gw)`` grid. ``RegionLayout(scales, grids)`` (``grids[s] = (T, Gh, Gw)``) turns that
+    list back into grids and an index back into ``(scale, frame, gy, gx)``; it is the one walk over
+    the list that the package's figures and widgets use.
+    """
+
+    def __init__(self, scales, grids) -> None:
+        self.scales = tuple(tuple(int(v) for v in s) for s in scales)
+        self.grids = [tuple(int(v) for v in g) for g in grids]
+        if len(self.scales) != len(self.grids):
+            raise ValueError(f"scales and grids must have the same length, got "
+                             f"{len(self.scales)} and {len(self.grids)}")
+        self.sizes = [T * Gh * Gw for T, Gh, Gw in self.grids]
+        self.starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
+        self.num_regions = sum(self.sizes)
+
+    def __repr__(self) -> str:
+        return f"RegionLayout(scales={self.scales}, grids={self.grids})"
+
+    def slices(self) -> list[slice]:
+        """The slice of ``V``'s region axis that holds each scale."""
+        return [slice(a, a + n) for a, n in zip(self.starts, self.sizes)]
+
+    def split(self, V: torch.Tensor) -> list[torch.Tensor]:
+        """``V`` ``(B, N, ...)`` -> one ``(B, T, Gh, Gw, ...)`` view per scale."""
+        if V.dim() < 2 or V.shape[1] != self.num_regions:
+            raise ValueError(f"V must be (B, N, ...) with N={self.num_regions} regions, got shape "
+                             f"{tuple(V.shape)}")
+        return [V[:, sl].reshape(V.shape[0], *g, *V.shape[2:])
+                for sl, g in zip(self.slices(), self.grids)]
+
+    def locate(self, index: int) -> tuple[int, int, int, int]:
+        """Region ``index`` of the list -> ``(scale_index, t, gy, gx)``."""
+        if not isinstance(index, int) or isinstance(index, bool) or \
+                not 0 <= index < self.num_regions:
+            raise ValueError(f"index must be an integer in [0, {self.num_regions - 1}], "
+                             f"got {index!r}")
+        for s, (start, n) in enumerate(zip(self.starts, self.sizes)):
+            if index < start + n:
+                T, Gh, Gw = self.grids[s]
+                t, rest = divmod(index - start, Gh * Gw)
+                return s, t, *divmod(rest, Gw)
+        raise AssertionError("unreachable")
+
+    def index(self, scale_index: int, t: int, gy: int, gx: int) -> int:
+        """The inverse of :meth:`locate`."""
+        T, Gh, Gw = self.grids[scale_index]
+        for name, v, n in (("t", t, T), ("gy", gy, Gh), ("gx", gx, Gw)):
+            if not 0 <= v < n:
+                raise ValueError(f"{name} must lie in [0, {n - 1}] at scale {scale_index}, "
+                                 f"got {v}")
+        return self.starts[scale_index] + (t * Gh + gy) * Gw + gx
+
+    def cells(self, index: int) -> tuple[int, int, int, int, int]:
+        """Region ``index`` on the map: ``(t, y0, x0, h, w)`` (its top-left cell and size; the
+        last row or column of regions may extend past the map into the padding)."""
+        s, t, gy, gx = self.locate(index)
+        h, w = self.scales[s]
+        return t, gy * h, gx * w, h, w

@@ -12,6 +12,10 @@ r"""The ReGr unit: Eq. 1–13 in one residual block.
     ├─ for each scale: Y_i = z_i xi(X_i), merged back and cropped            (Eq. 13)
     └─ x + BN(W_out(sum over scales of Y))        BN weight starts at 0 -> identity at init
 
+The forward is those steps, one method each: :meth:`ReGr.project`, :meth:`ReGr.aggregate`,
+:meth:`ReGr.refine_regions`, :meth:`ReGr.relate`, :meth:`ReGr.distribute`, :meth:`ReGr.residual`;
+:meth:`ReGr.explain` runs the same steps and returns a :class:`~regr_edu.trace.UnitTrace`.
+
 A fresh unit is the identity map; it runs on its input's device and dtype and gives back the
 rank it was given.
 """
@@ -28,8 +32,9 @@ from ._checks import (as_5d, check_choice, check_positive_int, check_scales,
 from .aggregation import AGGREGATIONS, aggregate, pool_bins, pool_regions
 from .distribution import distribute
 from .refine import Refine
-from .regions import cell_mask, grid_size, pad_to_scale, split_regions
+from .regions import RegionLayout, cell_mask, grid_size, pad_to_scale, split_regions
 from .relations import RELATIONS
+from .trace import UnitTrace
 
 
 def count_regions(input_size: Sequence[int], scales: Sequence[tuple[int, int]]) -> int:
@@ -446,10 +451,11 @@ class ReGr(nn.Module):
                 f"relation={self.relation_name!r}, M={self.mu_channels}x{self.nu_channels}")
 
     # ------------------------------------------------------------------------------------------
-    def _features(self, x5: torch.Tensor, relay: dict | None = None):
-        """mu, nu, xi of every cell with one matrix product (the three 1x1 convs stacked):
-        ``(B, c_mu+c_nu, T, H, W)`` (mu and nu, split into regions together) and
-        ``(B, c_nu, T, H, W)`` (xi)."""
+    # ---------------------------------------------------------------- the steps, in the paper's order
+    def project(self, x5: torch.Tensor, relay: dict | None = None):
+        """Eq. 2 and 13's per-cell maps: mu, nu, xi of every cell with one matrix product (the
+        three 1x1 convs stacked). Returns ``(B, c_mu+c_nu, T, H, W)`` (mu and nu, split into
+        regions together) and ``(B, c_nu, T, H, W)`` (xi, softmax over ``c_nu`` at each cell)."""
         B, C, T, H, W = x5.shape
         weight = torch.cat([self.mu.weight, self.nu.weight, self.xi.weight])   # (c_mu+2c_nu, C, 1, 1)
         bias = torch.cat([self.mu.bias, self.nu.bias, self.xi.bias])           # (c_mu+2c_nu,)
@@ -457,11 +463,12 @@ class ReGr(nn.Module):
         f = conv1x1(x5.reshape(B, C, T * H * W), weight.reshape(-1, C), bias,
                     relay)                                       # (B, c_mu+2c_nu, T*H*W)
         f = f.reshape(B, -1, T, H, W)                            # (B, c_mu+2c_nu, T, H, W)
-        return f.split([self.mu_channels + self.nu_channels, self.nu_channels], dim=1)
+        mu_nu, xi = f.split([self.mu_channels + self.nu_channels, self.nu_channels], dim=1)
+        return mu_nu, torch.softmax(xi, dim=1)                   # xi normalised over c_nu
 
-    def _regions(self, mu_nu, scale):
+    def aggregate(self, mu_nu: torch.Tensor, scale: tuple[int, int]) -> torch.Tensor:
         """Eq. 1–2 for one scale: ``A`` as ``(B, T, Gh, Gw, c_mu, c_nu)``; ``mu_nu`` is
-        ``(B, c_mu+c_nu, T, H, W)``, split into regions in one pass."""
+        ``(B, c_mu+c_nu, T, H, W)`` (from :meth:`project`), split into regions in one pass."""
         H, W = mu_nu.shape[-2:]
         r = split_regions(pad_to_scale(mu_nu, scale), scale)     # (B, T, Gh, Gw, c_mu+c_nu, P)
         mu_r, nu_r = r[..., :self.mu_channels, :], r[..., self.mu_channels:, :]  # views
@@ -482,9 +489,43 @@ class ReGr(nn.Module):
                 and torch.is_grad_enabled() and not _plain_autograd() and not _autocast(x5)
                 and not _hooked(bn) and not _hooked(self.out))
 
-    def _tail(self, x5: torch.Tensor, Y: torch.Tensor, relay: dict | None = None) -> torch.Tensor:
+    def refine_regions(self, A: list[torch.Tensor], keep: bool = False):
+        """Eq. 3–4 on each scale's grid, then every region of every scale in one list.
+
+        ``A``: per scale ``(B, T, Gh, Gw, c_mu, c_nu)``. Returns ``V`` ``(B, N, M)``, the grids
+        ``[(T, Gh, Gw), ...]`` and (with ``keep``) per scale the offsets ``(dx, dy, m)``.
+        Without refine, ``V`` is the aggregated regions themselves."""
+        vectors, grids, offsets = [], [], []
+        for A_s in A:
+            B, T, Gh, Gw, _, _ = A_s.shape
+            cells = A_s.reshape(B * T, Gh * Gw, self.M)          # (B*T, Gh*Gw, M)
+            if self.refine is not None:
+                if keep or _hooked(self.refine):                 # on the grid, as a module
+                    G = cells.transpose(1, 2).reshape(B * T, self.M, Gh, Gw)  # (B*T, M, Gh, Gw)
+                    if keep:
+                        offsets.append(self.refine.offsets(G))
+                    cells = self.refine(G).flatten(2).transpose(1, 2)   # (B*T, Gh*Gw, M)
+                else:
+                    cells = self.refine.forward_cells(cells, Gh, Gw)    # (B*T, Gh*Gw, M)
+            vectors.append(cells.reshape(B, T * Gh * Gw, self.M))       # (B, n_s, M)
+            grids.append((T, Gh, Gw))
+        return torch.cat(vectors, dim=1), grids, offsets         # V: (B, N, M)
+
+    def relate(self, V: torch.Tensor, grids: list) -> torch.Tensor:
+        """Eq. 5–12: ``Z = R V`` (or the attention's ``Z``), ``(B, N, M)``."""
+        return self.relation(V, grids)
+
+    def distribute(self, Z: torch.Tensor, xi: torch.Tensor, grids: list) -> list[torch.Tensor]:
+        """Eq. 13 per scale: each region's ``z_i`` (as ``c_mu x c_nu``) times its cells' ``xi``,
+        merged back and cropped; one ``(B, c_mu, T, H, W)`` per scale."""
+        layout = RegionLayout(self.scales, grids)
+        return [distribute(z.unflatten(-1, (self.mu_channels, self.nu_channels)), xi, s)
+                for z, s in zip(layout.split(Z), self.scales)]
+
+    def residual(self, x5: torch.Tensor, Y: torch.Tensor,
+                 relay: dict | None = None) -> torch.Tensor:
         """``x + BN(W_out Y)``: the lift ``c_mu -> C`` (a 1x1 conv, as a matrix product), the
-        BatchNorm and the residual; ``Y`` ``(B, c_mu, T, H, W)``."""
+        BatchNorm and the residual; ``Y`` ``(B, c_mu, T, H, W)``, the sum over the scales."""
         B, C, T, H, W = x5.shape
         bn = self.bn
         weight = self.out.weight.reshape(C, self.mu_channels)   # (C, c_mu)
@@ -507,20 +548,22 @@ class ReGr(nn.Module):
         out = bn(out.reshape(B, C, T * H, W))                    # (B, C, T*H, W)
         return x5 + out.reshape(B, C, T, H, W)                   # (B, C, T, H, W)
 
-    def explain(self, x: torch.Tensor) -> dict[str, Any]:
-        """Run the unit and keep what it computed on the way: ``V``, ``R`` (or the attention
-        maps), the refine offsets, the region grids, ``Z`` and the output."""
-        return self._forward(x, keep=True)
-
+    # ---------------------------------------------------------------- the forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._forward(x, keep=False)
+        return self._run(x, trace=False)
 
-    def _forward(self, x: torch.Tensor, keep: bool):
+    def explain(self, x: torch.Tensor) -> UnitTrace:
+        """Run the unit and keep what each step computed: a :class:`~regr_edu.trace.UnitTrace`
+        (a field per equation, with its shape). Gradients flow as in :meth:`forward`; wrap the
+        call in ``torch.no_grad()`` to keep none."""
+        return self._run(x, trace=True)
+
+    def _run(self, x: torch.Tensor, trace: bool):
         x5, was_4d = as_5d("x", x, self.in_channels, dtype=self.mu.weight.dtype)
         B, C, T, H, W = x5.shape
         for s in self.scales:
             grid_size(H, W, s)                                   # a scale larger than the map
-        if B == 0 and not keep:
+        if B == 0 and not trace:
             return x.clone()                                     # an empty batch: nothing to do
         if self.training and B * T * H * W == 1:
             raise ValueError(f"x must give the unit's BatchNorm more than one value per channel "
@@ -530,45 +573,28 @@ class ReGr(nn.Module):
             _check_finite_for_batchnorm(x5)
         # the residual's gradient reaches x through the first layer's backward (one pass)
         relay = {} if self._fused_tail(x5) and _fast_conv(x5) else None
-        mu_nu, xi = self._features(x5, relay)                    # (B, c, T, H, W) each
-        xi = torch.softmax(xi, dim=1)                            # normalise over c_nu per cell
 
-        vectors, grids, offsets = [], [], []
-        for s in self.scales:
-            A = self._regions(mu_nu, s)                          # (B, T, Gh, Gw, c_mu, c_nu)
-            _, _, Gh, Gw, _, _ = A.shape
-            V_s = A.reshape(B, T * Gh * Gw, self.M)              # (B, n_s, M)
-            if self.refine is not None:
-                cells = A.reshape(B * T, Gh * Gw, self.M)        # (B*T, Gh*Gw, M)
-                if keep or _hooked(self.refine):                 # on the grid, as a module
-                    G = cells.transpose(1, 2).reshape(B * T, self.M, Gh, Gw)  # (B*T, M, Gh, Gw)
-                    if keep:
-                        offsets.append(self.refine.offsets(G))
-                    G = self.refine(G)                           # (B*T, M, Gh, Gw)
-                    cells = G.flatten(2).transpose(1, 2)         # (B*T, Gh*Gw, M)
-                else:
-                    cells = self.refine.forward_cells(cells, Gh, Gw)  # (B*T, Gh*Gw, M)
-                V_s = cells.reshape(B, T * Gh * Gw, self.M)      # (B, n_s, M)
-            vectors.append(V_s)
-            grids.append((T, Gh, Gw))
-        V = torch.cat(vectors, dim=1)                            # (B, N, M)
-        Z = self.relation(V, grids)                              # (B, N, M)
+        mu_nu, xi = self.project(x5, relay)                      # Eq. 2, 13: per-cell maps
+        A = [self.aggregate(mu_nu, s) for s in self.scales]      # Eq. 1-2: per scale
+        V, grids, offsets = self.refine_regions(A, keep=trace)   # Eq. 3-4: (B, N, M)
+        Z = self.relate(V, grids)                                # Eq. 5-12: (B, N, M)
+        Y = self.distribute(Z, xi, grids)                        # Eq. 13: per scale
+        Y_sum = Y[0]
+        for Y_s in Y[1:]:
+            Y_sum = Y_sum + Y_s                                  # (B, c_mu, T, H, W)
+        y = self.residual(x5, Y_sum, relay)                      # x + BN(W Y): (B, C, T, H, W)
+        out = y.squeeze(2) if was_4d else y
+        if not trace:
+            return out
 
-        Y, start = None, 0
-        for s, (_, Gh, Gw) in zip(self.scales, grids):
-            n = T * Gh * Gw
-            z = Z[:, start:start + n].reshape(B, T, Gh, Gw, self.mu_channels, self.nu_channels)
-            Y_s = distribute(z, xi, s)                           # (B, c_mu, T, H, W)
-            Y = Y_s if Y is None else Y + Y_s
-            start += n
-        y = self._tail(x5, Y, relay)                             # residual: (B, C, T, H, W)
-        y = y.squeeze(2) if was_4d else y
-        if not keep:
-            return y
-        info: dict[str, Any] = dict(V=V, Z=Z, grids=grids, offsets=offsets, output=y,
-                                    scales=self.scales)
-        if hasattr(self.relation, "matrix"):
-            info["R"] = self.relation.matrix(V, grids)
-        else:
-            info["Lc"], info["Ls"] = self.relation.maps(V, grids)
-        return info
+        mu, nu = mu_nu.split([self.mu_channels, self.nu_channels], dim=1)
+        matrix = getattr(self.relation, "matrix", None)
+        Lc = Ls = None
+        if matrix is None:
+            Lc, Ls = self.relation.maps(V, grids)
+        return UnitTrace(
+            x=x5, scales=self.scales, grids=grids,
+            regions=[split_regions(pad_to_scale(x5, s), s) for s in self.scales],
+            mu=mu, nu=nu, xi=xi, A=A, offsets=offsets if self.refine is not None else None,
+            V=V, R=None if matrix is None else matrix(V, grids), Lc=Lc, Ls=Ls, Z=Z, Y=Y,
+            added=y - x5, output=out)

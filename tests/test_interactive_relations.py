@@ -28,7 +28,7 @@ def test_relation_matrix_is_what_the_unit_computes(relation):
     unit = rg.ReGr(16, scales=SCALES, relation=relation, input_size=(16, 16)).eval()
     with torch.no_grad():
         info = unit.explain(x)
-    torch.testing.assert_close(res["R"], info["R"][0])
+    torch.testing.assert_close(res["R"], info.R[0])
     torch.testing.assert_close(res["Z"], torch.matmul(res["R"], res["V"]))    # Eq. 11
     if relation == "bilinear":
         torch.testing.assert_close(res["R"].sum(-1), torch.ones(20))          # row softmax

@@ -50,8 +50,8 @@ def test_paper_video_scales_on_a_14x14_map():
     u = randomize_(rg.ReGr(16, scales=((3, 3), (5, 5)), mu_channels=2, nu_channels=2)).double().eval()
     x = torch.randn(1, 16, 2, 14, 14, dtype=torch.float64)
     info = u.explain(x)
-    assert info["grids"] == [(2, 5, 5), (2, 3, 3)] and info["V"].shape == (1, 2 * 25 + 2 * 9, 4)
-    torch.testing.assert_close(info["output"], rg.reference.regr_forward(x, u.state_dict(), **u.config))
+    assert info.grids == [(2, 5, 5), (2, 3, 3)] and info.V.shape == (1, 2 * 25 + 2 * 9, 4)
+    torch.testing.assert_close(info.output, rg.reference.regr_forward(x, u.state_dict(), **u.config))
 
 
 def test_scale_one_without_refine_is_an_embedded_gaussian_non_local_block():
@@ -152,10 +152,10 @@ def test_explain_returns_the_intermediates():
     u = rg.ReGr(16, scales=((2, 2), (4, 4)))
     info = u.explain(torch.randn(1, 16, 8, 8))
     N = 16 + 4
-    assert info["V"].shape == (1, N, u.M) and info["R"].shape == (1, N, N)
-    assert len(info["offsets"]) == 2 and info["offsets"][0][0].shape == (1, 1, 4, 4)
+    assert info.V.shape == (1, N, u.M) and info.R.shape == (1, N, N)
+    assert len(info.offsets) == 2 and info.offsets[0][0].shape == (1, 1, 4, 4)
     att = rg.ReGr(16, scales=((2, 2),), relation="attention").explain(torch.randn(1, 16, 8, 8))
-    assert att["Ls"].shape == (1, 16, 1) and att["Lc"].shape == (1, 1, att["V"].shape[-1])
+    assert att.Ls.shape == (1, 16, 1) and att.Lc.shape == (1, 1, att.V.shape[-1])
 
 
 def test_defaults_follow_spec():

@@ -122,7 +122,7 @@ def test_pooled_aggregation_differs_from_eq2_and_between_modes():
         torch.manual_seed(0)
         u = randomize_(rg.ReGr(16, scales=((4, 4),), refine=False, aggregation=a)).double()
         outs[a] = u.eval()(x)
-        assert u.explain(x)["V"].shape == (1, 4, 16)              # the same M numbers
+        assert u.explain(x).V.shape == (1, 4, 16)              # the same M numbers
     assert not torch.allclose(outs["avg"], outs["max"])
     assert not torch.allclose(outs["avg"], outs["bilinear"])
 

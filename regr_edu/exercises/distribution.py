@@ -167,7 +167,8 @@ def _random_unit(seed: int):
     return unit
 
 
-_METHODS = ("forward", "_forward", "__call__", "_call_impl", "_wrapped_call_impl")
+_METHODS = ("forward", "_run", "project", "aggregate", "refine_regions", "relate", "distribute",
+            "residual", "__call__", "_call_impl", "_wrapped_call_impl")
 _HOOKS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 
 

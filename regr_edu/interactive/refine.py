@@ -231,7 +231,7 @@ def sampling_figure(dx: torch.Tensor, dy: torch.Tensor, m: torch.Tensor,
     ``(x + δx, y + δy)``, coloured by its amplitude ``m``.
 
     ``dx``, ``dy``, ``m``: ``(Hg, Wg)`` or ``(1, 1, Hg, Wg)`` with ``δ`` in ``[-1, 1]`` and ``m`` in
-    ``[0, 1]`` (e.g. :meth:`regr_edu.Refine.offsets` or ``ReGr.explain(x)["offsets"]``).
+    ``[0, 1]`` (e.g. :meth:`regr_edu.Refine.offsets` or ``ReGr.explain(x).offsets``).
     ``background``: an optional ``(3, S, S')`` image the grid covers (a photograph).
     Draws into ``ax`` when given (returns its figure), else into a new figure.
     """

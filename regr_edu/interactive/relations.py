@@ -92,13 +92,13 @@ def relation_matrix(relation: str, x: torch.Tensor,
         info = unit.explain(x)
     out: dict[str, Any] = dict(relation=relation, options=dict(options), unit=unit,
                                scales=unit.scales,
-                               grids=info["grids"], V=info["V"][0], Z=info["Z"][0],
-                               N=info["V"].shape[1], M=info["V"].shape[2], R=None, Lc=None, Ls=None)
-    if "R" in info:
-        out["R"] = info["R"][0]                                  # (N, N)
+                               grids=info.grids, V=info.V[0], Z=info.Z[0],
+                               N=info.V.shape[1], M=info.V.shape[2], R=None, Lc=None, Ls=None)
+    if info.R is not None:
+        out["R"] = info.R[0]                                  # (N, N)
     else:
-        out["Lc"] = info["Lc"][0, 0]                             # (M,)
-        out["Ls"] = info["Ls"][0, :, 0]                          # (N,)
+        out["Lc"] = info.Lc[0, 0]                             # (M,)
+        out["Ls"] = info.Ls[0, :, 0]                          # (N,)
     return out
 
 

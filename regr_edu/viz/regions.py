@@ -9,7 +9,7 @@ them, as in Fig. 5.
 
 Region index -> place on the input. ``ReGr`` concatenates its regions scale by scale, in the
 order of ``scales``; within a scale frame by frame, then row by row of the region grid
-(``(T, Gh, Gw)`` flattened, as ``explain(x)["grids"]`` lists them). Region ``(gy, gx)`` of scale
+(``(T, Gh, Gw)`` flattened, as ``explain(x).grids`` lists them). Region ``(gy, gx)`` of scale
 ``(h, w)`` covers feature-map rows ``gy*h ... min((gy+1)*h, H)`` and columns
 ``gx*w ... min((gx+1)*w, W)`` (the last row/column of regions is cut where the unit padded the
 map). A feature-map cell stands for ``input / map`` pixels along each axis, so the box on the
@@ -90,8 +90,8 @@ def region_boxes(grids: Sequence[Sequence[int]], scales: Sequence[tuple[int, int
 
     Args:
         grids: ``(T, Gh, Gw)`` per scale, in the order the regions are concatenated
-            (``ReGr.explain(x)["grids"]``).
-        scales: the unit's scales ``(h, w)``, same order (``explain(x)["scales"]``).
+            (``ReGr.explain(x).grids``).
+        scales: the unit's scales ``(h, w)``, same order (``explain(x).scales``).
         map_size: ``(H, W)`` or ``(T, H, W)`` of the map the unit sees.
         input_size: ``(H, W)`` or ``(T, H, W)`` of the network's input, in pixels.
 
@@ -233,7 +233,7 @@ def related_regions_figure(image: object, R: object, boxes: RegionBoxes, region:
 
     Args:
         image: the input, ``(3, H, W)`` or a clip ``(3, T, H, W)`` (see :func:`.to_display`).
-        R: ``(N, N)`` relation matrix of this input (``ReGr.explain(x)["R"][b]``).
+        R: ``(N, N)`` relation matrix of this input (``ReGr.explain(x).R[b]``).
         boxes: :func:`region_boxes` of the unit.
         region: the source region ``i``.
         k: regions per panel. With ``per_scale`` each scale gets its own panel and its own top-k
