@@ -190,7 +190,7 @@ def run(quick: bool, batch: int, repeats: int, device: str) -> costs.Record:
                                  device=device)
     if not quick:
         print("variants ...", flush=True)
-        rec.variants = costs.unit_costs(costs.bar_shapes(), costs.VARIANTS, batch=batch,
+        rec.variants = costs.unit_costs(costs.bar_shapes(), costs.COST_VARIANTS, batch=batch,
                                         repeats=repeats, memory=True, device=device,
                                         table="variants")
     print("backbones ...", flush=True)

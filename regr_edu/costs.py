@@ -41,7 +41,7 @@ from .units import create_unit
 # the official video-nonlocal-net code builds it (input max-pooled by 2 before phi and g, scaled);
 # "NL unpooled" is every position without scaling, the non-local paper's equations as printed (and
 # this package's NonLocal default before issue 12): both are shown, the bars are against "NL".
-UNITS: dict[str, tuple[str, dict[str, Any]]] = {
+COST_UNITS: dict[str, tuple[str, dict[str, Any]]] = {
     "ReGr": ("regr", {}),
     "NL": ("nl", {}),
     "NL unpooled": ("nl", {"sub_sample": False, "scale": False}),
@@ -49,7 +49,7 @@ UNITS: dict[str, tuple[str, dict[str, Any]]] = {
     "GloRe": ("glore", {}),
 }
 # reported beside: options of the units above
-VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+COST_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ReGr-GCN": ("regr", {"relation": "gcn"}),
     "ReGr-Att": ("regr", {"relation": "attention"}),
     "ReGr w/o refine": ("regr", {"refine": False}),
@@ -222,7 +222,7 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
-def unit_costs(shapes: Iterable[Shape], units: Mapping[str, tuple[str, dict]] = UNITS,
+def unit_costs(shapes: Iterable[Shape], units: Mapping[str, tuple[str, dict]] = COST_UNITS,
                batch: int = 2, repeats: int = 5, memory: bool = True,
                device: str = "cpu", table: str = "units") -> list[dict[str, Any]]:
     """One row per (shape, unit): params, forward FLOPs (per batch), median forward+backward time,
@@ -251,7 +251,7 @@ def unit_costs(shapes: Iterable[Shape], units: Mapping[str, tuple[str, dict]] = 
 
 
 def hw_sweep(sides: Sequence[int], channels: int = 512,
-             units: Mapping[str, tuple[str, dict]] = UNITS, batch: int = 1,
+             units: Mapping[str, tuple[str, dict]] = COST_UNITS, batch: int = 1,
              repeats: int = 5, device: str = "cpu") -> list[dict[str, Any]]:
     """How each unit's cost grows with the map: square ``H = W`` maps of ``channels``."""
     shapes = [Shape(f"{s}x{s}", channels, (s, s)) for s in sides]
@@ -270,7 +270,7 @@ def backbone_costs(units: Sequence[str | None] = (None, "regr", "nl", "cgnl", "g
     (if ``time_side``) median forward+backward time at ``time_side``, interleaved."""
     from .models import resnet50
     label_of: dict[str, str] = {}                                         # "nl" -> "NL"
-    for label, (name, opts) in UNITS.items():
+    for label, (name, opts) in COST_UNITS.items():
         label_of.setdefault(name, label)                  # a name's first label: its defaults
     configs: dict[str, tuple[str | None, int]] = {}
     for u in units:
@@ -336,8 +336,8 @@ def bar_shapes() -> list[Shape]:
 def explore(unit: str, channels: int = 512, side: int = 28, frames: int = 1, batch: int = 1,
             repeats: int = 3, **options: Any) -> dict[str, Any]:
     """Costs of one unit on one map (the chapter's widget calls this): ``unit`` is a label of
-    :data:`UNITS` or :data:`VARIANTS`."""
-    table = {**UNITS, **VARIANTS}
+    :data:`COST_UNITS` or :data:`COST_VARIANTS`."""
+    table = {**COST_UNITS, **COST_VARIANTS}
     if unit not in table:
         raise ValueError(f"unit must be one of {list(table)}, got {unit!r}")
     size = (side, side) if frames == 1 else (frames, side, side)

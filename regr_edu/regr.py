@@ -33,7 +33,7 @@ from .aggregation import AGGREGATIONS, aggregate, pool_bins, pool_regions
 from .distribution import distribute
 from .refine import Refine
 from .regions import RegionLayout, cell_mask, grid_size, pad_to_scale, split_regions
-from .relations import RELATIONS
+from .relations import RELATION_CLASSES
 from .trace import UnitTrace
 
 
@@ -364,7 +364,7 @@ class ReGr(nn.Module):
         super().__init__()
         check_positive_int("in_channels", in_channels)
         self.scales = check_scales("scales", scales)
-        check_choice("relation", relation, tuple(RELATIONS))
+        check_choice("relation", relation, tuple(RELATION_CLASSES))
         c_mu = max(1, in_channels // 8) if mu_channels is None else mu_channels
         c_nu = 8 if nu_channels is None else nu_channels
         check_positive_int("mu_channels", c_mu)
@@ -414,16 +414,16 @@ class ReGr(nn.Module):
             if refine else None
         # Eq. 5-10
         if relation == "bilinear":
-            self.relation = RELATIONS[relation](self.M, inner_channels, relation_norm)
+            self.relation = RELATION_CLASSES[relation](self.M, inner_channels, relation_norm)
         elif relation == "gcn":
             if self.num_regions is None:
                 raise ValueError("relation='gcn' needs input_size=(T, H, W) or (H, W) of the map "
                                  "the unit sees, since its relation matrix is N x N with N fixed; "
                                  "got input_size=None")
-            self.relation = RELATIONS[relation](self.M, self.num_regions, gcn_scale,
+            self.relation = RELATION_CLASSES[relation](self.M, self.num_regions, gcn_scale,
                                                 orientation=gcn_orientation)
         else:
-            self.relation = RELATIONS[relation](self.M, attention_reduction, mode=attention_mode)
+            self.relation = RELATION_CLASSES[relation](self.M, attention_reduction, mode=attention_mode)
         # Eq. 13 and the residual: lift c_mu -> C, BatchNorm starting at zero
         self.out = nn.Conv2d(c_mu, in_channels, kernel_size=1)
         self.bn = nn.BatchNorm2d(in_channels)

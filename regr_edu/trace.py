@@ -57,6 +57,14 @@ class UnitTrace:
     """the residual branch ``BN(W_out sum_s Y_s)``: output minus input, ``(B, C, T, H, W)``"""
     output: torch.Tensor
     """the unit's output, the rank of the input"""
+    image_size: Optional[tuple] = None
+    """``(T, H, W)`` of the network input the unit's map came from (set by
+    :func:`regr_edu.viz.explain_units`; ``None`` when the unit was called directly)"""
+
+    @property
+    def map_size(self) -> tuple:
+        """``(T, H, W)`` of the map the unit saw."""
+        return tuple(self.x.shape[2:])
 
     @property
     def layout(self) -> RegionLayout:

@@ -53,7 +53,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from .training.config import (DATASETS, FIELDS, MODELS, OPTIMIZERS, SCHEDULES, UNITS,
+from .training.config import (DATASETS, FIELDS, MODELS, OPTIMIZERS, SCHEDULES, UNIT_NAMES,
                               TrainConfig, list_recipes, load_recipe, make_config)
 
 
@@ -71,8 +71,8 @@ def _json_object(text: str) -> dict:
 def _unit(text: str) -> str | None:
     if text.lower() in ("none", "null", ""):
         return None
-    if text not in UNITS:
-        raise argparse.ArgumentTypeError(f"must be one of {', '.join(UNITS)} or none, got "
+    if text not in UNIT_NAMES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(UNIT_NAMES)} or none, got "
                                          f"{text!r}")
     return text
 

@@ -13,7 +13,7 @@ from torch import nn
 
 # name -> "module:Class", imported on first use (ReGr's module is heavy and the peers are not
 # needed by every caller).
-UNITS: dict[str, str] = {
+UNIT_CLASSES: dict[str, str] = {
     "regr": "regr_edu.regr:ReGr",
     "nl": "regr_edu.peers.nonlocal_block:NonLocal",
     "cgnl": "regr_edu.peers.cgnl:CGNL",
@@ -23,9 +23,9 @@ UNITS: dict[str, str] = {
 
 def unit_class(name: str) -> type[nn.Module]:
     """The class registered under ``name``; ``ValueError`` listing the names for an unknown one."""
-    if not isinstance(name, str) or name not in UNITS:
-        raise ValueError(f"unit must be one of {sorted(UNITS)}, got {name!r}")
-    module_name, attr = UNITS[name].split(":")
+    if not isinstance(name, str) or name not in UNIT_CLASSES:
+        raise ValueError(f"unit must be one of {sorted(UNIT_CLASSES)}, got {name!r}")
+    module_name, attr = UNIT_CLASSES[name].split(":")
     return getattr(importlib.import_module(module_name), attr)
 
 

@@ -26,7 +26,7 @@ def test_flops_of_nonlocal_match_the_formula():
     assert by_op["convolution"] == B * 2 * C * c * (2 * L + 2 * Lp)
     assert flops == B * (2 * C * c * (2 * L + 2 * Lp) + 2 * 2 * L * Lp * c)
     # unpooled: four 1x1 convs on L positions and two L x L products
-    name, opts = costs.UNITS["NL unpooled"]
+    name, opts = costs.COST_UNITS["NL unpooled"]
     unit = costs.build_unit(name, C, (H, W), **opts)
     flops, by_op = costs.count_flops(unit, costs.make_input(B, C, (H, W)))
     assert by_op["convolution"] == B * 4 * 2 * L * C * c
@@ -47,7 +47,7 @@ def test_memory_grows_quadratically_for_pixels_linearly_for_graphs():
     def saved(name, side, **options):
         unit = costs.build_unit(name, 16, (side, side), **options)
         return costs.saved_bytes(unit, costs.make_input(1, 16, (side, side)))
-    unpooled = costs.UNITS["NL unpooled"][1]
+    unpooled = costs.COST_UNITS["NL unpooled"][1]
     nl = saved("nl", 16, **unpooled) / saved("nl", 8, **unpooled)     # 4x the positions
     glore = saved("glore", 16) / saved("glore", 8)
     assert nl > 10 and 3 < glore < 5
@@ -61,7 +61,7 @@ def test_unit_costs_rows_and_bars(tmp_path):
     shapes = [costs.Shape("448 res4", 32, (8, 8)), costs.Shape("448 res3", 16, (8, 8))]
     rows = costs.unit_costs(shapes, batch=1, repeats=1, memory=False)
     assert [(r["shape"], r["unit"]) for r in rows] == [
-        (s.label, u) for s in shapes for u in costs.UNITS]
+        (s.label, u) for s in shapes for u in costs.COST_UNITS]
     assert all(r["time_ms"] > 0 and r["gflops"] > 0 and r["params"] > 0 for r in rows)
     backbones = [dict(unit="+1 ReGr", gflops_overhead=1.0), dict(unit="+1 NL",
                                                                  gflops_overhead=4.0)]

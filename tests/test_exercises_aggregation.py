@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import regr_edu as rg
-from regr_edu.exercises import check_aggregate, check_recover_region
+from regr_edu.exercises import grade_aggregate, grade_recover_region
 from regr_edu.exercises.aggregation import AGGREGATE_CASES, reference_aggregate
 
 
@@ -32,7 +32,7 @@ def test_reference_aggregate_is_the_package_aggregate():
 
 @pytest.mark.parametrize("fn", [_fast, _einsum, _stable_by_hand, reference_aggregate])
 def test_check_aggregate_passes_correct_versions(fn):
-    result = check_aggregate(fn, verbose=False)
+    result = grade_aggregate(fn, verbose=False)
     assert result and result.cases_run == len(AGGREGATE_CASES), str(result)
 
 
@@ -72,7 +72,7 @@ def _mean_not_softmax(mu, nu, nu_softmax=True):
     (_mean_not_softmax, "one region, softmax on nu", "first mismatch"),
 ])
 def test_check_aggregate_fails_wrong_versions(wrong, case, detail):
-    result = check_aggregate(wrong, verbose=False)
+    result = grade_aggregate(wrong, verbose=False)
     assert not result
     message = str(result)
     assert f"'{case}'" in message, message
@@ -84,7 +84,7 @@ def test_transposed_result_is_caught_by_values_when_the_shape_cannot_tell():
     """With c_mu = c_nu a transposed A keeps its shape: only the values can tell."""
     cases = [c for c in AGGREGATE_CASES if c[1] == c[2]]
     assert cases, "need a case with c_mu = c_nu"
-    result = check_aggregate(lambda mu, nu, nu_softmax=True: _fast(mu, nu, nu_softmax).mT
+    result = grade_aggregate(lambda mu, nu, nu_softmax=True: _fast(mu, nu, nu_softmax).mT
                              if mu.shape[-2] == nu.shape[-2] else _fast(mu, nu, nu_softmax),
                              verbose=False)
     assert not result and "c_mu = c_nu" in str(result) and "first mismatch" in str(result)
@@ -102,7 +102,7 @@ def _lstsq(A, nu):
 
 @pytest.mark.parametrize("fn", [rg.recover_region, rg.reference.recover_region, _pinv, _lstsq])
 def test_check_recover_passes_correct_versions(fn):
-    assert check_recover_region(fn, verbose=False)
+    assert grade_recover_region(fn, verbose=False)
 
 
 @pytest.mark.parametrize("wrong, case, detail", [
@@ -117,7 +117,7 @@ def test_check_recover_passes_correct_versions(fn):
     (lambda A, nu: _pinv(A, nu) / nu.shape[-1], "one region, c_nu > P: exact", "first mismatch"),
 ])
 def test_check_recover_fails_wrong_versions(wrong, case, detail):
-    result = check_recover_region(wrong, verbose=False)
+    result = grade_recover_region(wrong, verbose=False)
     assert not result
     assert f"'{case}'" in str(result) and detail in str(result), str(result)
 

@@ -6,13 +6,13 @@ import torch
 import torch.nn.functional as F
 
 import regr_edu as rg
-from regr_edu.exercises import check_bilinear_shift, check_g
+from regr_edu.exercises import grade_bilinear_shift, grade_g
 
 
 # ----------------------------------------------------------------------------- g
 def test_check_g_passes_reference_and_a_rewrite():
-    assert check_g(rg.reference.g, verbose=False)
-    assert check_g(lambda a, b: torch.relu(1 - (a - b).abs()), verbose=False)
+    assert grade_g(rg.reference.g, verbose=False)
+    assert grade_g(lambda a, b: torch.relu(1 - (a - b).abs()), verbose=False)
 
 
 @pytest.mark.parametrize("wrong, case", [
@@ -22,14 +22,14 @@ def test_check_g_passes_reference_and_a_rewrite():
     (lambda a, b: torch.clamp(1 - (b - a), min=0), "b below a: a = 1, b = 0.25"),
 ])
 def test_check_g_fails_wrong_versions(wrong, case):
-    result = check_g(wrong, verbose=False)
+    result = grade_g(wrong, verbose=False)
     assert not result
     assert f"'{case}" in str(result), str(result)
     assert "expected" in str(result)
 
 
 def test_check_g_reports_a_python_float():
-    result = check_g(lambda a, b: max(0.0, 1 - abs(float(a) - float(b))), verbose=False)
+    result = grade_g(lambda a, b: max(0.0, 1 - abs(float(a) - float(b))), verbose=False)
     assert not result and "expected a tensor" in str(result)
 
 
@@ -50,9 +50,9 @@ def _vectorised(grid, dx, dy, m, swap=False, sign=1.0, use_m=True, wrap=False):
 
 
 def test_check_bilinear_shift_passes_reference_package_and_rewrite():
-    assert check_bilinear_shift(rg.reference.bilinear_shift, verbose=False)
-    assert check_bilinear_shift(rg.bilinear_shift, verbose=False)
-    assert check_bilinear_shift(_vectorised, verbose=False)
+    assert grade_bilinear_shift(rg.reference.bilinear_shift, verbose=False)
+    assert grade_bilinear_shift(rg.bilinear_shift, verbose=False)
+    assert grade_bilinear_shift(_vectorised, verbose=False)
 
 
 def test_check_bilinear_shift_matches_deform_conv2d():
@@ -65,7 +65,7 @@ def test_check_bilinear_shift_matches_deform_conv2d():
         eye = torch.eye(M, dtype=grid.dtype).reshape(M, M, 1, 1)
         return deform_conv2d(grid, torch.cat([dy, dx], 1), eye, mask=m)
 
-    assert check_bilinear_shift(via_deform, verbose=False)
+    assert grade_bilinear_shift(via_deform, verbose=False)
 
 
 @pytest.mark.parametrize("kwargs, case", [
@@ -75,7 +75,7 @@ def test_check_bilinear_shift_matches_deform_conv2d():
     (dict(wrap=True), "dx only, positive (read from the right)"),       # wraps round the edge
 ])
 def test_check_bilinear_shift_fails_wrong_versions(kwargs, case):
-    result = check_bilinear_shift(lambda *a: _vectorised(*a, **kwargs), verbose=False)
+    result = grade_bilinear_shift(lambda *a: _vectorised(*a, **kwargs), verbose=False)
     assert not result
     msg = str(result)
     assert f"'{case}'" in msg, msg
@@ -84,24 +84,24 @@ def test_check_bilinear_shift_fails_wrong_versions(kwargs, case):
 
 
 def test_check_bilinear_shift_reports_wrong_shape_and_exceptions():
-    result = check_bilinear_shift(lambda grid, dx, dy, m: grid[:, :1], verbose=False)
+    result = grade_bilinear_shift(lambda grid, dx, dy, m: grid[:, :1], verbose=False)
     assert not result and "expected shape (1, 2, 3, 5), got shape (1, 1, 3, 5)" in str(result)
 
     def breaks_on_numbers(grid, dx, dy, m):
         return m.expand_as(grid) * _vectorised(grid, dx, dy, 1.0)   # m.expand fails on a float
 
-    result = check_bilinear_shift(breaks_on_numbers, verbose=False)
+    result = grade_bilinear_shift(breaks_on_numbers, verbose=False)
     assert not result
     assert "'m given as a number (0.5)'" in str(result) and "raised AttributeError" in str(result)
 
 
 def test_checkers_print_pass_or_fail(capsys):
-    check_g(rg.reference.g)
+    grade_g(rg.reference.g)
     assert capsys.readouterr().out.startswith("PASS g(a, b): all 7 cases match the reference")
-    check_g(lambda a, b: a)
+    grade_g(lambda a, b: a)
     assert capsys.readouterr().out.startswith("FAIL g(a, b): case 1")
 
 
 def test_checkers_are_exported():
     import regr_edu.exercises as ex
-    assert {"check_g", "check_bilinear_shift"} <= set(ex.__all__)
+    assert {"grade_g", "grade_bilinear_shift"} <= set(ex.__all__)

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 import regr_edu as rg
-from regr_edu.exercises import check_merge_regions, check_split_regions
+from regr_edu.exercises import grade_merge_regions, grade_split_regions
 from regr_edu.exercises.regions import SPLIT_CASES
 
 
@@ -47,13 +47,13 @@ def _merge_einops(regions, scale):
 @pytest.mark.parametrize("fn", [rg.reference.split_regions, rg.split_regions, _split_einops,
                                 _split_unfold, _split_frames_stacked])
 def test_check_split_passes_correct_versions(fn):
-    result = check_split_regions(fn, verbose=False)
+    result = grade_split_regions(fn, verbose=False)
     assert result and result.cases_run == len(SPLIT_CASES), str(result)
 
 
 @pytest.mark.parametrize("fn", [rg.reference.merge_regions, rg.merge_regions, _merge_einops])
 def test_check_merge_passes_correct_versions(fn):
-    assert check_merge_regions(fn, verbose=False)
+    assert grade_merge_regions(fn, verbose=False)
 
 
 def test_cases_cover_images_clips_and_scales():
@@ -116,7 +116,7 @@ def _frames_as_channels(x, scale):
     (_plain_reshape, "4-D, one channel, square scale on a square grid", "first mismatch"),
 ])
 def test_check_split_fails_wrong_versions(wrong, case, detail):
-    result = check_split_regions(wrong, verbose=False)
+    result = grade_split_regions(wrong, verbose=False)
     assert not result
     message = str(result)
     assert f"'{case}'" in message, message
@@ -130,7 +130,7 @@ def test_transposed_grid_on_an_oblong_grid_is_a_shape_error():
 
 
 def test_check_split_catches_a_version_that_only_works_on_images():
-    result = check_split_regions(_frames_as_channels, verbose=False)
+    result = grade_split_regions(_frames_as_channels, verbose=False)
     assert not result and "5-D clip" in str(result), str(result)
     assert "got" in str(result) and "expected" in str(result)
 
@@ -139,9 +139,9 @@ def test_check_split_reports_an_exception_and_the_values():
     def not_yet(x, scale):
         raise NotImplementedError("your code here")
 
-    result = check_split_regions(not_yet, verbose=False)
+    result = grade_split_regions(not_yet, verbose=False)
     assert not result and "raised NotImplementedError: your code here" in str(result)
-    result = check_split_regions(_column_major, verbose=False)
+    result = grade_split_regions(_column_major, verbose=False)
     assert "got" in str(result) and "expected" in str(result) and "values differ" in str(result)
 
 
@@ -154,8 +154,8 @@ def test_check_merge_fails_wrong_versions():
     def transposed_map(regions, scale):
         return rg.merge_regions(regions, scale).transpose(-1, -2)
 
-    assert not check_merge_regions(column_major, verbose=False)
-    result = check_merge_regions(transposed_map, verbose=False)
+    assert not grade_merge_regions(column_major, verbose=False)
+    result = grade_merge_regions(transposed_map, verbose=False)
     assert not result and "'4-D, one channel, square scale on a square grid'" in str(result)
     assert "first mismatch" in str(result)
 
@@ -163,14 +163,14 @@ def test_check_merge_fails_wrong_versions():
         out = rg.merge_regions(regions, scale)
         return out if out.shape[-1] == out.shape[-2] else out.transpose(-1, -2)
 
-    result = check_merge_regions(transposed_oblong, verbose=False)
+    result = grade_merge_regions(transposed_oblong, verbose=False)
     assert not result and "expected shape (2, 3, 8, 12), got shape (2, 3, 12, 8)" in str(result)
     assert "'4-D, oblong map and scale'" in str(result)
 
 
 def test_checker_prints_pass_or_fail(capsys):
-    check_split_regions(rg.split_regions)
-    check_split_regions(_column_major)
+    grade_split_regions(rg.split_regions)
+    grade_split_regions(_column_major)
     out = capsys.readouterr().out
     assert out.startswith("PASS split_regions: all 10 cases")
     assert "\nFAIL split_regions: case 1" in out
@@ -178,4 +178,4 @@ def test_checker_prints_pass_or_fail(capsys):
 
 def test_checker_rejects_a_non_callable():
     with pytest.raises(TypeError, match="student_fn must be callable, got int"):
-        check_split_regions(3)
+        grade_split_regions(3)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import regr_edu as rg
-from regr_edu.exercises import (check_bilinear_relation, check_channel_attention,
-                                check_gcn_relation)
+from regr_edu.exercises import (grade_bilinear_relation, grade_channel_attention,
+                                grade_gcn_relation)
 from regr_edu.relations import AttentionRelation, BilinearRelation, GCNRelation
 
 
@@ -36,10 +36,10 @@ def _bilinear_package(V, tw, tb, pw, pb, normalize="softmax"):
 
 def test_bilinear_checker_passes_reference_package_and_rewrite():
     ref = lambda *a: rg.reference.bilinear_relation(*a)[1]          # noqa: E731
-    assert check_bilinear_relation(ref, verbose=False)
-    assert check_bilinear_relation(_bilinear_package, verbose=False)
-    assert check_bilinear_relation(_bilinear, verbose=False)
-    assert check_bilinear_relation(lambda *a: _bilinear(*a, normalize="dot"), normalize="dot",
+    assert grade_bilinear_relation(ref, verbose=False)
+    assert grade_bilinear_relation(_bilinear_package, verbose=False)
+    assert grade_bilinear_relation(_bilinear, verbose=False)
+    assert grade_bilinear_relation(lambda *a: _bilinear(*a, normalize="dot"), normalize="dot",
                                    verbose=False)
 
 
@@ -51,7 +51,7 @@ def test_bilinear_checker_passes_reference_package_and_rewrite():
     (dict(stable=False), "large logits (a softmax must subtract each row's max)"),
 ])
 def test_bilinear_checker_fails_wrong_versions(kwargs, case):
-    result = check_bilinear_relation(lambda *a: _bilinear(*a, **kwargs), verbose=False)
+    result = grade_bilinear_relation(lambda *a: _bilinear(*a, **kwargs), verbose=False)
     assert not result
     msg = str(result)
     assert f"'{case}'" in msg, msg
@@ -60,11 +60,11 @@ def test_bilinear_checker_fails_wrong_versions(kwargs, case):
 
 
 def test_bilinear_checker_dot_fails_without_division():
-    result = check_bilinear_relation(lambda *a: _bilinear(*a, normalize="none"), normalize="dot",
+    result = grade_bilinear_relation(lambda *a: _bilinear(*a, normalize="none"), normalize="dot",
                                      verbose=False)
     assert not result and "bilinear relation (Eq. 6, dot)" in str(result)
     with pytest.raises(ValueError, match=r"normalize must be one of \['softmax', 'dot'\], got 'l2'"):
-        check_bilinear_relation(_bilinear, normalize="l2")
+        grade_bilinear_relation(_bilinear, normalize="l2")
 
 
 # ----------------------------------------------------------------------------- GCN
@@ -92,17 +92,17 @@ def _gcn_package(V, nw, nb, rw, rb):
 
 def test_gcn_checker_passes_reference_package_and_rewrite():
     ref = lambda *a: rg.reference.gcn_relation(*a)[1]               # noqa: E731
-    assert check_gcn_relation(ref, verbose=False)
-    assert check_gcn_relation(_gcn_package, verbose=False)
-    assert check_gcn_relation(_gcn, verbose=False)
-    assert check_gcn_relation(lambda *a: _gcn(*a, scale=False), scale_by_n=False, verbose=False)
+    assert grade_gcn_relation(ref, verbose=False)
+    assert grade_gcn_relation(_gcn_package, verbose=False)
+    assert grade_gcn_relation(_gcn, verbose=False)
+    assert grade_gcn_relation(lambda *a: _gcn(*a, scale=False), scale_by_n=False, verbose=False)
     # the column reading is checked as such when asked for, and only then
     column = lambda *a: _gcn(*a, transpose=True)                    # noqa: E731
-    assert check_gcn_relation(column, orientation="column", verbose=False)
-    assert not check_gcn_relation(column, verbose=False)
+    assert grade_gcn_relation(column, orientation="column", verbose=False)
+    assert not grade_gcn_relation(column, verbose=False)
     with pytest.raises(ValueError, match=r"orientation must be one of \['row', 'column'\], "
                                          r"got 'rows'"):
-        check_gcn_relation(column, orientation="rows")
+        grade_gcn_relation(column, orientation="rows")
 
 
 @pytest.mark.parametrize("kwargs, case", [
@@ -112,7 +112,7 @@ def test_gcn_checker_passes_reference_package_and_rewrite():
     (dict(scale=False), "A_g = 0: only the residual V and the bias"),      # 1/N forgotten
 ])
 def test_gcn_checker_fails_wrong_versions(kwargs, case):
-    result = check_gcn_relation(lambda *a: _gcn(*a, **kwargs), verbose=False)
+    result = grade_gcn_relation(lambda *a: _gcn(*a, **kwargs), verbose=False)
     assert not result
     msg = str(result)
     assert f"'{case}" in msg, msg
@@ -121,7 +121,7 @@ def test_gcn_checker_fails_wrong_versions(kwargs, case):
 
 def test_gcn_checker_catches_a_minus_sign_residual():
     # (I - A_g) V, Eq. 7's sign, with the same A_g: a different function of the same weights
-    result = check_gcn_relation(lambda V, nw, nb, rw, rb: _gcn(V, -nw, nb, rw, rb), verbose=False)
+    result = grade_gcn_relation(lambda V, nw, nb, rw, rb: _gcn(V, -nw, nb, rw, rb), verbose=False)
     assert not result and "'N=5 regions, M=4'" in str(result)
 
 
@@ -143,8 +143,8 @@ def _channel_package(V, w1, b1, w2, b2):
 
 
 def test_channel_checker_passes_package_and_rewrite():
-    assert check_channel_attention(_channel, verbose=False)
-    assert check_channel_attention(_channel_package, verbose=False)
+    assert grade_channel_attention(_channel, verbose=False)
+    assert grade_channel_attention(_channel_package, verbose=False)
 
 
 @pytest.mark.parametrize("kwargs, case", [
@@ -152,16 +152,16 @@ def test_channel_checker_passes_package_and_rewrite():
     (dict(sigmoid=False), "positive features, N=5, M=6, M/r=2"),
 ])
 def test_channel_checker_fails_wrong_versions(kwargs, case):
-    result = check_channel_attention(lambda *a: _channel(*a, **kwargs), verbose=False)
+    result = grade_channel_attention(lambda *a: _channel(*a, **kwargs), verbose=False)
     assert not result and f"'{case}'" in str(result), str(result)
 
 
 def test_pooling_over_the_wrong_axis_is_a_shape_error():
-    result = check_channel_attention(lambda V, w1, b1, w2, b2: V.amax(1), verbose=False)
+    result = grade_channel_attention(lambda V, w1, b1, w2, b2: V.amax(1), verbose=False)
     assert not result and "expected shape (6,), got shape (5,)" in str(result)
 
 
 def test_checkers_are_exported():
     import regr_edu.exercises as ex
-    assert {"check_bilinear_relation", "check_gcn_relation",
-            "check_channel_attention"} <= set(ex.__all__)
+    assert {"grade_bilinear_relation", "grade_gcn_relation",
+            "grade_channel_attention"} <= set(ex.__all__)

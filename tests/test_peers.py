@@ -7,7 +7,7 @@ import torch
 
 import regr_edu as rg
 from regr_edu.peers import CGNL, GloRe, NonLocal
-from regr_edu.units import UNITS, create_unit, needs_input_size
+from regr_edu.units import UNIT_CLASSES, create_unit, needs_input_size
 
 from conftest import randomize_
 
@@ -251,7 +251,7 @@ def test_create_unit_unknown_name_lists_names():
     with pytest.raises(ValueError, match=r"unit must be one of \['cgnl', 'glore', 'nl', 'regr'\], "
                                          r"got 'attention'"):
         create_unit("attention", 8)
-    assert sorted(UNITS) == ["cgnl", "glore", "nl", "regr"]
+    assert sorted(UNIT_CLASSES) == ["cgnl", "glore", "nl", "regr"]
 
 
 def test_units_follow_input_dtype():

@@ -1,5 +1,5 @@
 """Checkers that cannot be fooled: inputs changed in place, hooks and replaced methods are caught;
-every checker takes ``seed=``; float32 slips get a precision hint; ``check_distribute`` accepts
+every checker takes ``seed=``; float32 slips get a precision hint; ``grade_distribute`` accepts
 the package's own ``distribute``; the GCN checker says when a function follows the printed sign.
 """
 from __future__ import annotations
@@ -28,11 +28,11 @@ def _then_zero_inputs(fn):
 
 
 @pytest.mark.parametrize("checker, correct", [
-    (ex.check_split_regions, reference.split_regions),
-    (ex.check_aggregate, reference_aggregate),
-    (ex.check_gather, lambda R, V: R @ V),
-    (ex.check_bilinear_shift, reference.bilinear_shift),
-    (ex.check_distribute, distribute_literal),
+    (ex.grade_split_regions, reference.split_regions),
+    (ex.grade_aggregate, reference_aggregate),
+    (ex.grade_gather, lambda R, V: R @ V),
+    (ex.grade_bilinear_shift, reference.bilinear_shift),
+    (ex.grade_distribute, distribute_literal),
 ], ids=["split", "aggregate", "gather", "bilinear_shift", "distribute"])
 def test_a_function_that_changes_its_input_in_place_fails(checker, correct):
     assert checker(correct, verbose=False)
@@ -43,14 +43,14 @@ def test_a_function_that_changes_its_input_in_place_fails(checker, correct):
 def test_check_residual_identity_catches_a_forward_hook():
     def hook(unit):
         unit.register_forward_hook(lambda module, inputs, output: inputs[0])
-    result = ex.check_residual_identity(hook, verbose=False)
+    result = ex.grade_residual_identity(hook, verbose=False)
     assert not result and "hook" in str(result) and "forward_hooks" in str(result)
 
 
 def test_check_residual_identity_catches_a_replaced_forward():
     def replace(unit):
         unit.forward = lambda x: x
-    result = ex.check_residual_identity(replace, verbose=False)
+    result = ex.grade_residual_identity(replace, verbose=False)
     assert not result and "'forward' replaced" in str(result)
 
 
@@ -62,7 +62,7 @@ def test_check_residual_identity_catches_a_global_hook_and_a_swapped_module():
         handles.append(register_module_forward_hook(
             lambda module, inputs, output: inputs[0] if module is unit else output))
     try:
-        result = ex.check_residual_identity(global_hook, verbose=False)
+        result = ex.grade_residual_identity(global_hook, verbose=False)
     finally:
         for h in handles:
             h.remove()
@@ -73,7 +73,7 @@ def test_check_residual_identity_catches_a_global_hook_and_a_swapped_module():
         unit.out = torch.nn.Conv2d(2, 8, 1)
         torch.nn.init.zeros_(unit.out.weight)
         torch.nn.init.zeros_(unit.out.bias)
-    result = ex.check_residual_identity(swap, verbose=False)
+    result = ex.grade_residual_identity(swap, verbose=False)
     assert not result and "modules changed" in str(result)
 
 
@@ -86,12 +86,12 @@ def test_every_checker_takes_a_seed(name):
 
 
 def test_another_seed_gives_other_cases_that_still_pass():
-    assert ex.check_g(reference.g, verbose=False, seed=1)
-    assert ex.check_bilinear_shift(reference.bilinear_shift, verbose=False, seed=2)
+    assert ex.grade_g(reference.g, verbose=False, seed=1)
+    assert ex.grade_bilinear_shift(reference.bilinear_shift, verbose=False, seed=2)
     seen = []
-    ex.check_bilinear_shift(lambda *a: seen.append(a[0].clone()) or reference.bilinear_shift(*a),
+    ex.grade_bilinear_shift(lambda *a: seen.append(a[0].clone()) or reference.bilinear_shift(*a),
                             verbose=False, seed=0)
-    ex.check_bilinear_shift(lambda *a: seen.append(a[0].clone()) or reference.bilinear_shift(*a),
+    ex.grade_bilinear_shift(lambda *a: seen.append(a[0].clone()) or reference.bilinear_shift(*a),
                             verbose=False, seed=5)
     assert not torch.equal(seen[0], seen[len(seen) // 2])
 
@@ -99,20 +99,20 @@ def test_another_seed_gives_other_cases_that_still_pass():
 def test_a_float32_computation_cast_back_gets_a_precision_hint():
     def in_float32(R, V):
         return (R.float() @ V.float()).double()
-    result = ex.check_gather(in_float32, verbose=False)
+    result = ex.grade_gather(in_float32, verbose=False)
     assert not result and "float32 rounding" in str(result)
-    assert "within rtol=" in str(ex.check_gather(lambda R, V: R @ V, verbose=False))
+    assert "within rtol=" in str(ex.grade_gather(lambda R, V: R @ V, verbose=False))
 
 
 def test_check_distribute_accepts_the_package_distribute():
-    assert ex.check_distribute(rg.distribute, verbose=False)
-    assert ex.check_distribute(rg.distribute, xi_input="softmax", verbose=False)
+    assert ex.grade_distribute(rg.distribute, verbose=False)
+    assert ex.grade_distribute(rg.distribute, xi_input="softmax", verbose=False)
     # a function written for normalised xi, checked as the exercise (logits): fails with a hint
-    result = ex.check_distribute(lambda z, xi, s: rg.distribute(z, xi, s), verbose=False)
+    result = ex.grade_distribute(lambda z, xi, s: rg.distribute(z, xi, s), verbose=False)
     assert not result and "xi_input='softmax'" in str(result)
     with pytest.raises(ValueError, match=r"xi_input must be one of \['logits', 'softmax'\], "
                                          r"got 'raw'"):
-        ex.check_distribute(rg.distribute, xi_input="raw")
+        ex.grade_distribute(rg.distribute, xi_input="raw")
 
 
 def test_check_gcn_relation_says_when_a_function_follows_the_printed_sign():
@@ -120,6 +120,6 @@ def test_check_gcn_relation_says_when_a_function_follows_the_printed_sign():
         N = V.shape[0]
         U = torch.relu(V - nw @ V + nb[:, None])
         return (U @ rw.T + rb[None, :]) / N
-    result = ex.check_gcn_relation(printed, verbose=False)
+    result = ex.grade_gcn_relation(printed, verbose=False)
     assert not result and "Eq. 7 as the paper prints it" in str(result)
     assert "GloRe" in str(result)

@@ -35,7 +35,7 @@ def explained(regr_model):
     torch.manual_seed(1)
     x = torch.randn(2, 3, 32, 32)
     (name, info), = viz.explain_units(regr_model, x).items()
-    boxes = viz.region_boxes(info["grids"], info["scales"], info["map_size"], info["input_size"])
+    boxes = viz.region_boxes(info.grids, info.scales, info.map_size, info.image_size)
     return x, name, info, boxes
 
 
@@ -64,13 +64,13 @@ def test_top_related_of_a_hand_built_matrix():
 
 def test_top_related_agrees_with_the_unit_relation(explained):
     x, _, info, boxes = explained
-    R = info["R"][1]
+    R = info.R[1]
     idx, w = viz.top_related(R, 7, 5)
     row = R[7].clone()
     row[7] = -1.0
     assert idx.tolist() == torch.topk(row, 5).indices.tolist()
     assert np.allclose(w, R[7, idx].numpy())
-    assert torch.allclose(info["R"].sum(-1), torch.ones(2, len(boxes)))   # softmax rows
+    assert torch.allclose(info.R.sum(-1), torch.ones(2, len(boxes)))   # softmax rows
 
 
 # ------------------------------------------------------------------ region boxes by hand
@@ -102,8 +102,8 @@ def test_region_boxes_hand_checked_clip():
 
 def test_region_boxes_match_the_unit(explained):
     _, _, info, boxes = explained
-    assert len(boxes) == info["R"].shape[-1] == info["V"].shape[1]
-    assert info["map_size"] == (1, 8, 8) and boxes.input_size == (1, 32, 32)
+    assert len(boxes) == info.R.shape[-1] == info.V.shape[1]
+    assert info.map_size == (1, 8, 8) and boxes.input_size == (1, 32, 32)
     assert boxes.box.min() == 0 and boxes.box[:, 2].max() == 32 and boxes.box[:, 3].max() == 32
 
 
@@ -136,11 +136,11 @@ def test_feature_heatmap_shapes():
 
 def test_figures_have_the_right_panels(explained, regr_model):
     x, name, info, boxes = explained
-    fig = viz.related_regions_figure(x[0], info["R"][0], boxes, 3, 4)
+    fig = viz.related_regions_figure(x[0], info.R[0], boxes, 3, 4)
     assert isinstance(fig, Figure) and len(_axes_with_images(fig)) == 2   # one panel per scale
-    fig = viz.related_regions_figure(x[0], info["R"][0], boxes, 18, 2, per_scale=False)
+    fig = viz.related_regions_figure(x[0], info.R[0], boxes, 18, 2, per_scale=False)
     assert len(_axes_with_images(fig)) == 1
-    fig = viz.related_regions_grid(x[0], info["R"][0], boxes, [0, 5, 16, 19], 3, ncols=3)
+    fig = viz.related_regions_grid(x[0], info.R[0], boxes, [0, 5, 16, 19], 3, ncols=3)
     assert len(_axes_with_images(fig)) == 4
     io = viz.capture_unit_io(regr_model, x)[name]
     fig = viz.unit_heatmaps_figure(x[1], io.input, io.output, sample=1)
@@ -155,11 +155,11 @@ def test_clip_model_related_regions_and_heatmaps():
     m.eval()
     x = torch.randn(1, 3, 2, 32, 32)
     (_, info), = viz.explain_units(m, x).items()
-    assert info["map_size"] == (2, 8, 8) and info["R"].shape == (1, 8, 8)
-    boxes = viz.region_boxes(info["grids"], info["scales"], info["map_size"], info["input_size"])
-    fig = viz.related_regions_figure(x[0], info["R"][0], boxes, 1, 3)
+    assert info.map_size == (2, 8, 8) and info.R.shape == (1, 8, 8)
+    boxes = viz.region_boxes(info.grids, info.scales, info.map_size, info.image_size)
+    fig = viz.related_regions_figure(x[0], info.R[0], boxes, 1, 3)
     assert len(_axes_with_images(fig)) == 2                 # one scale x two frames
-    assert len(viz.related_regions_grid(x[0], info["R"][0], boxes, [0, 6], 2).axes) == 2
+    assert len(viz.related_regions_grid(x[0], info.R[0], boxes, [0, 6], 2).axes) == 2
     before, after = viz.capture_unit_io(m, x)["units.layer2_0"]
     assert viz.feature_heatmap(before, size=(32, 32)).shape == (1, 2, 32, 32)
     viz.unit_heatmaps_figure(x[0], before, after, frame=1)
@@ -210,13 +210,13 @@ def test_attribution_figure_side_by_side(regr_model):
 # ------------------------------------------------------------------ the widget
 def test_widget_responds_to_value_changes(explained):
     x, _, info, boxes = explained
-    w = viz.related_regions_widget(x[0], info["R"][0], boxes, region=3, k=2)
+    w = viz.related_regions_widget(x[0], info.R[0], boxes, region=3, k=2)
     assert w.renders == 1 and len(w.top[0]) == 2 and w.image.value
     first_png, first_info = w.image.value, w.info.value
     w.region.value = 18
     assert w.renders == 2 and "region 18" in w.info.value and w.info.value != first_info
     assert w.image.value != first_png
-    assert w.top[0].tolist() == viz.top_related(info["R"][0], 18, 2)[0].tolist()
+    assert w.top[0].tolist() == viz.top_related(info.R[0], 18, 2)[0].tolist()
     w.k.value = 5
     assert len(w.top[0]) == 5 and w.renders == 3
     w.per_scale.value = False
@@ -251,13 +251,13 @@ def test_load_checkpoint_of_a_training_run(tmp_path):
     assert args["unit"] == "regr" and list(model.units) == ["layer2_0"]
     x = torch.rand(1, 3, 64, 64)
     (_, info), = viz.explain_units(model, x).items()
-    assert info["R"].shape == (1, 16, 16)                   # (4, 4) regions of a 16 x 16 map
+    assert info.R.shape == (1, 16, 16)                   # (4, 4) regions of a 16 x 16 map
 
 
 # ------------------------------------------------------------------ bad arguments
 def test_bad_arguments_are_clear_value_errors(explained, regr_model, tmp_path):
     x, _, info, boxes = explained
-    R = info["R"][0]
+    R = info.R[0]
     N = len(boxes)
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 19\], got 20"):
         viz.top_related(R, 0, 20)
@@ -265,7 +265,7 @@ def test_bad_arguments_are_clear_value_errors(explained, regr_model, tmp_path):
         viz.top_related(R, -1, 2)
     with pytest.raises(ValueError,
                        match=r"R must be a square \(N, N\) matrix.*got shape \(2, 20, 20\)"):
-        viz.top_related(info["R"], 0, 2)
+        viz.top_related(info.R, 0, 2)
     with pytest.raises(ValueError, match="by must be one of"):
         viz.top_related(R, 0, 2, by="max")
     with pytest.raises(ValueError, match=r"candidates must be region indices in \[0, 19\]"):
@@ -275,7 +275,7 @@ def test_bad_arguments_are_clear_value_errors(explained, regr_model, tmp_path):
     with pytest.raises(ValueError, match="one \\(T, Gh, Gw\\) triple per scale"):
         viz.region_boxes([(1, 4, 4)], [(2, 2), (4, 4)], (8, 8), (32, 32))
     with pytest.raises(ValueError, match=r"input_size must be \(H, W\) or \(T, H, W\)"):
-        viz.region_boxes(info["grids"], info["scales"], (8, 8), (32, 0))
+        viz.region_boxes(info.grids, info.scales, (8, 8), (32, 0))
     with pytest.raises(ValueError, match=rf"R must be \(N, N\) with N={N}"):
         viz.related_regions_figure(x[0], R[:5, :5], boxes, 0)
     with pytest.raises(ValueError, match=r"image must match boxes.input_size"):

@@ -92,8 +92,8 @@ def test_related_regions_widget():
                                scales=((2, 2), (4, 4))).eval()
     x = torch.randn(1, 3, 32, 32)
     (_, info), = viz.explain_units(m, x).items()
-    boxes = viz.region_boxes(info["grids"], info["scales"], info["map_size"], info["input_size"])
-    w = viz.related_regions_widget(x[0], info["R"][0], boxes, region=3, k=2)
+    boxes = viz.region_boxes(info.grids, info.scales, info.map_size, info.image_size)
+    w = viz.related_regions_widget(x[0], info.R[0], boxes, region=3, k=2)
     check(w, "region i = 3", "k = 2", "one panel per scale = on")
 
 

@@ -1,18 +1,18 @@
-"""Exercise checkers: ``check_<name>(student_fn)`` runs a learner's function against the literal
+"""Exercise graders: ``grade_<name>(student_fn)`` runs a learner's function against the literal
 reference in :mod:`regr_edu.reference` on random cases and reports the first mismatch with its
-shapes and values. Each returns a :class:`CheckResult` (truthy when every case passes)."""
+shapes and values. Each returns a :class:`GradeResult` (truthy when every case passes)."""
 from __future__ import annotations
 
-from ._runner import Case, CheckResult, compare, run_checks
-from .aggregation import check_aggregate, check_recover_region
-from .regions import check_merge_regions, check_split_regions
-from .distribution import check_distribute, check_gather, check_residual_identity
-from .refine import check_bilinear_shift, check_g
-from .relations import check_bilinear_relation, check_channel_attention, check_gcn_relation
+from ._runner import Case, GradeResult, compare, run_grader
+from .aggregation import grade_aggregate, grade_recover_region
+from .regions import grade_merge_regions, grade_split_regions
+from .distribution import grade_distribute, grade_gather, grade_residual_identity
+from .refine import grade_bilinear_shift, grade_g
+from .relations import grade_bilinear_relation, grade_channel_attention, grade_gcn_relation
 
-__all__ = ["Case", "CheckResult", "compare", "run_checks",
-           "check_split_regions", "check_merge_regions",
-           "check_aggregate", "check_recover_region",
-           "check_gather", "check_distribute", "check_residual_identity",
-           "check_g", "check_bilinear_shift",
-           "check_bilinear_relation", "check_gcn_relation", "check_channel_attention"]
+__all__ = ["Case", "GradeResult", "compare", "run_grader",
+           "grade_split_regions", "grade_merge_regions",
+           "grade_aggregate", "grade_recover_region",
+           "grade_gather", "grade_distribute", "grade_residual_identity",
+           "grade_g", "grade_bilinear_shift",
+           "grade_bilinear_relation", "grade_gcn_relation", "grade_channel_attention"]

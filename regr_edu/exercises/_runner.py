@@ -1,7 +1,7 @@
 """Run a student's function against the literal reference on random cases.
 
 Each checker in :mod:`regr_edu.exercises` builds a list of :class:`Case` (named inputs) and hands
-them to :func:`run_checks` with the reference; the first case where the student's output differs
+them to :func:`run_grader` with the reference; the first case where the student's output differs
 (wrong type, shape, dtype or values, or an exception) is reported with its shapes and values.
 
 The student's function and the reference each get their own copies of the inputs, so neither can
@@ -26,7 +26,7 @@ class Case:
 
 
 @dataclass
-class CheckResult:
+class GradeResult:
     """What a checker found. ``bool(result)`` is ``passed``; ``str(result)`` is the report."""
     passed: bool
     message: str
@@ -134,10 +134,10 @@ def _shapes(case: Case) -> str:
     return ", ".join(parts)
 
 
-def run_checks(student: Callable, reference: Callable, cases: Sequence[Case], *,
+def run_grader(student: Callable, reference: Callable, cases: Sequence[Case], *,
                what: str, rtol: float = 1e-6, atol: float = 1e-8,
                verbose: bool = True,
-               hint: Callable[[Case, Any], str | None] | None = None) -> CheckResult:
+               hint: Callable[[Case, Any], str | None] | None = None) -> GradeResult:
     """Call ``student`` and ``reference`` on every case (each on its own copies of the inputs);
     stop at the first mismatch or the first input the student's function changed in place.
 
@@ -151,12 +151,12 @@ def run_checks(student: Callable, reference: Callable, cases: Sequence[Case], *,
         try:
             got = student(*args, **kwargs)
         except Exception as exc:  # the student's error is part of the report
-            result = CheckResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}) raised "
+            result = GradeResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}) raised "
                                         f"{type(exc).__name__}: {exc}", n)
             break
         changed = changed_inputs(case, args, kwargs)
         if changed:
-            result = CheckResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}): the "
+            result = GradeResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}): the "
                                         f"function changed its input(s) in place "
                                         f"({', '.join(changed)}); the caller's tensors must keep "
                                         "their values: work on a copy (x.clone()) or with "
@@ -165,12 +165,12 @@ def run_checks(student: Callable, reference: Callable, cases: Sequence[Case], *,
         why = compare(got, want, rtol, atol)
         if why:
             extra = hint(case, got) if hint is not None else None
-            result = CheckResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}): {why}"
+            result = GradeResult(False, f"{what}: case {n} '{case.name}' ({_shapes(case)}): {why}"
                                         f"{_precision_hint(got, want)}"
                                         f"{' -- ' + extra if extra else ''}", n)
             break
     else:
-        result = CheckResult(True, f"{what}: all {len(cases)} cases match the reference "
+        result = GradeResult(True, f"{what}: all {len(cases)} cases match the reference "
                                    f"(within rtol={rtol:g}, atol={atol:g})", len(cases))
     if verbose:
         print(("PASS " if result.passed else "FAIL ") + result.message)

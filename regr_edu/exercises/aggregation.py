@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from .. import reference
-from ._runner import Case, CheckResult, run_checks
+from ._runner import Case, GradeResult, run_grader
 
 
 def reference_aggregate(mu: torch.Tensor, nu: torch.Tensor,
@@ -51,7 +51,7 @@ AGGREGATE_CASES = [
 
 
 def aggregate_cases(seed: int = 0) -> list[Case]:
-    """Random float64 ``(mu, nu)`` and ``nu_softmax`` for :func:`check_aggregate`."""
+    """Random float64 ``(mu, nu)`` and ``nu_softmax`` for :func:`grade_aggregate`."""
     g = torch.Generator().manual_seed(seed)
     cases = []
     for lead, c_mu, c_nu, P, soft, scale, name in AGGREGATE_CASES:
@@ -61,13 +61,13 @@ def aggregate_cases(seed: int = 0) -> list[Case]:
     return cases
 
 
-def check_aggregate(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> CheckResult:
+def grade_aggregate(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> GradeResult:
     r"""Check ``student_fn(mu, nu, nu_softmax=True)`` against Eq. 2, region by region.
 
     ``mu`` ``(..., c_mu, P)``, ``nu`` ``(..., c_nu, P)`` -> ``(..., c_mu, c_nu)``; with
     ``nu_softmax`` each row of ``nu`` first goes through a softmax over the ``P`` cells.
     """
-    return run_checks(student_fn, reference_aggregate, aggregate_cases(seed),
+    return run_grader(student_fn, reference_aggregate, aggregate_cases(seed),
                       what="aggregate", rtol=1e-6, atol=1e-9, verbose=verbose)
 
 
@@ -84,7 +84,7 @@ RECOVER_CASES = [
 
 
 def recover_cases(seed: int = 0) -> list[Case]:
-    """``(A, nu_features)`` for :func:`check_recover_region`, with ``A = mu nu^T`` of random
+    """``(A, nu_features)`` for :func:`grade_recover_region`, with ``A = mu nu^T`` of random
     ``mu`` (so where ``c_nu >= P`` the answer is ``mu`` itself)."""
     g = torch.Generator().manual_seed(seed)
     cases = []
@@ -95,13 +95,13 @@ def recover_cases(seed: int = 0) -> list[Case]:
     return cases
 
 
-def check_recover_region(student_fn: Callable, *, seed: int = 0,
-                         verbose: bool = True) -> CheckResult:
+def grade_recover_region(student_fn: Callable, *, seed: int = 0,
+                         verbose: bool = True) -> GradeResult:
     r"""Check ``student_fn(A, nu_features)`` against :func:`regr_edu.reference.recover_region`.
 
     ``A`` ``(..., c_mu, c_nu)``, ``nu_features`` ``(..., c_nu, P)`` -> ``(..., c_mu, P)``: the
     least-squares (minimum-norm) solution of :math:`\hat\mu\,\nu^\top = A`, i.e.
     :math:`A\,(\nu^\top)^{+}`. Cases cover ``c_nu > P``, ``= P`` and ``< P``.
     """
-    return run_checks(student_fn, reference.recover_region, recover_cases(seed),
+    return run_grader(student_fn, reference.recover_region, recover_cases(seed),
                       what="recover_region", rtol=1e-6, atol=1e-8, verbose=verbose)

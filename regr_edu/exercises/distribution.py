@@ -1,15 +1,15 @@
-r"""Exercises for Eq. 11–13 and the residual: checkers that run a learner's function.
+r"""Exercises for Eq. 11–13 and the residual: graders that run a learner's function.
 
-- :func:`check_gather` — Eq. 11–12, :math:`\mathbf{z}_i = \sum_j r_{ij}\mathbf{v}_j`:
+- :func:`grade_gather` — Eq. 11–12, :math:`\mathbf{z}_i = \sum_j r_{ij}\mathbf{v}_j`:
   ``student_fn(R, V) -> Z`` with ``R`` ``(B, N, N)`` and ``V`` ``(B, N, M)``.
-- :func:`check_distribute` — Eq. 13 for every region of one scale, our reading:
+- :func:`grade_distribute` — Eq. 13 for every region of one scale, our reading:
   ``student_fn(z, xi_logits, scale) -> Y`` with ``z`` ``(B, T, Gh, Gw, c_mu, c_nu)``,
   ``xi_logits`` ``(B, c_nu, T, H, W)`` (before the softmax over ``c_nu``) and ``Y``
   ``(B, c_mu, T, H, W)``; the scale need not divide the map (edge regions are smaller).
   Compared with :func:`regr_edu.reference.distribute_region` looped over the regions.
   ``xi_input="softmax"`` checks a function that takes :math:`\xi` after its softmax instead, as
   :func:`regr_edu.distribute` does (chosen by itself for that function).
-- :func:`check_residual_identity` — ``student_fn(unit)`` must make a ReGr unit with random
+- :func:`grade_residual_identity` — ``student_fn(unit)`` must make a ReGr unit with random
   weights the identity map while leaving every parameter but the last BatchNorm's unchanged, and
   without hooks, replaced ``forward`` methods or swapped modules.
 
@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from .. import reference
-from ._runner import Case, CheckResult, compare, run_checks
+from ._runner import Case, GradeResult, compare, run_grader
 
 
 # ------------------------------------------------------------------------------------ Eq. 11-12
@@ -52,11 +52,11 @@ def _gather_cases(seed: int) -> list[Case]:
     return cases
 
 
-def check_gather(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> CheckResult:
+def grade_gather(student_fn: Callable, *, seed: int = 0, verbose: bool = True) -> GradeResult:
     r"""Check ``student_fn(R, V) -> Z`` against Eq. 12 looped, :math:`z_i = \sum_j r_{ij} v_j`
     (``R`` ``(B, N, N)``, ``V`` ``(B, N, M)``, ``Z`` ``(B, N, M)``, float64)."""
-    return run_checks(student_fn, _gather_literal, _gather_cases(seed),
-                      what="check_gather (Eq. 11-12)", verbose=verbose)
+    return run_grader(student_fn, _gather_literal, _gather_cases(seed),
+                      what="grade_gather (Eq. 11-12)", verbose=verbose)
 
 
 # ------------------------------------------------------------------------------------ Eq. 13
@@ -110,8 +110,8 @@ def _distribute_cases(seed: int) -> list[Case]:
     ]
 
 
-def check_distribute(student_fn: Callable, *, seed: int = 0, verbose: bool = True,
-                     xi_input: str | None = None) -> CheckResult:
+def grade_distribute(student_fn: Callable, *, seed: int = 0, verbose: bool = True,
+                     xi_input: str | None = None) -> GradeResult:
     r"""Check ``student_fn(z, xi_logits, scale) -> Y`` (Eq. 13, our reading) against
     :func:`distribute_literal`.
 
@@ -133,9 +133,9 @@ def check_distribute(student_fn: Callable, *, seed: int = 0, verbose: bool = Tru
     if xi_input == "softmax":
         cases = [Case(c.name, (c.args[0], torch.softmax(c.args[1], dim=1), c.args[2]))
                  for c in cases]
-        return run_checks(student_fn, lambda z, xi, s: distribute_literal(z, xi, s,
+        return run_grader(student_fn, lambda z, xi, s: distribute_literal(z, xi, s,
                                                                           normalized=True),
-                          cases, what="check_distribute (Eq. 13, xi given after its softmax)",
+                          cases, what="grade_distribute (Eq. 13, xi given after its softmax)",
                           verbose=verbose)
 
     def takes_normalized(case: Case, got) -> str | None:
@@ -150,8 +150,8 @@ def check_distribute(student_fn: Callable, *, seed: int = 0, verbose: bool = Tru
                     "over c_nu inside, or check it with xi_input='softmax'")
         return None
 
-    return run_checks(student_fn, distribute_literal, cases,
-                      what="check_distribute (Eq. 13)", verbose=verbose, hint=takes_normalized)
+    return run_grader(student_fn, distribute_literal, cases,
+                      what="grade_distribute (Eq. 13)", verbose=verbose, hint=takes_normalized)
 
 
 # ------------------------------------------------------------------------------------ residual
@@ -204,13 +204,13 @@ def _tampering(unit, modules_before: dict, hooks_before: tuple) -> str | None:
     return None
 
 
-def check_residual_identity(student_fn: Callable, *, seed: int = 0,
-                            verbose: bool = True) -> CheckResult:
+def grade_residual_identity(student_fn: Callable, *, seed: int = 0,
+                            verbose: bool = True) -> GradeResult:
     """Check that ``student_fn(unit)`` turns a ReGr unit with random weights into the identity map
     (exactly, on an image and on a clip, in training and in eval mode) by changing only the last
     BatchNorm's ``weight`` and ``bias`` — every other parameter must keep its value, so that it
     starts learning from its initialisation."""
-    what = "check_residual_identity"
+    what = "grade_residual_identity"
     if not callable(student_fn):
         raise TypeError(f"student_fn must be callable, got {type(student_fn).__name__}")
     unit = _random_unit(seed)
@@ -218,8 +218,8 @@ def check_residual_identity(student_fn: Callable, *, seed: int = 0,
     modules_before = {name: type(m) for name, m in unit.named_modules()}
     hooks_before = _global_hooks()
 
-    def done(passed: bool, message: str, n: int) -> CheckResult:
-        result = CheckResult(passed, f"{what}: {message}", n)
+    def done(passed: bool, message: str, n: int) -> GradeResult:
+        result = GradeResult(passed, f"{what}: {message}", n)
         if verbose:
             print(("PASS " if passed else "FAIL ") + result.message)
         return result

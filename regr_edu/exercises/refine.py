@@ -1,6 +1,6 @@
 r"""Checkers for the refine chapter (Eq. 3–4).
 
-``check_g(student_fn)`` and ``check_bilinear_shift(student_fn)`` run a learner's function against
+``grade_g(student_fn)`` and ``grade_bilinear_shift(student_fn)`` run a learner's function against
 the literal reference (:func:`regr_edu.reference.g`, :func:`regr_edu.reference.bilinear_shift`)
 on fixed random cases, chosen so that the usual slips each fail a case whose name says what it
 probes: ``dx`` and ``dy`` swapped, an offset's sign flipped, ``m`` forgotten, neighbours outside
@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 
 from .. import reference
-from ._runner import Case, CheckResult, run_checks
+from ._runner import Case, GradeResult, run_grader
 
 DTYPE = torch.float64
 
@@ -34,10 +34,10 @@ def _g_cases(seed: int = 0) -> list[Case]:
     ]
 
 
-def check_g(student_fn: Callable, verbose: bool = True, *, seed: int = 0) -> CheckResult:
+def grade_g(student_fn: Callable, verbose: bool = True, *, seed: int = 0) -> GradeResult:
     r"""Check ``student_fn(a, b)`` against :math:`g(a, b) = \max(0, 1 - |a - b|)` (tensors in,
     a tensor of the broadcast shape out); ``seed`` draws other random cases."""
-    return run_checks(student_fn, reference.g, _g_cases(seed), what="g(a, b)", verbose=verbose)
+    return run_grader(student_fn, reference.g, _g_cases(seed), what="g(a, b)", verbose=verbose)
 
 
 def _offsets(gen, B, Hg, Wg, low=-1.0, high=1.0):
@@ -77,8 +77,8 @@ def _shift_cases(seed: int = 0) -> list[Case]:
     return cases
 
 
-def check_bilinear_shift(student_fn: Callable, verbose: bool = True, *,
-                         seed: int = 0) -> CheckResult:
+def grade_bilinear_shift(student_fn: Callable, verbose: bool = True, *,
+                         seed: int = 0) -> GradeResult:
     r"""Check ``student_fn(grid, dx, dy, m)`` against Eq. 4.
 
     ``grid`` ``(B, M, Hg, Wg)``; ``dx``, ``dy`` ``(B, 1, Hg, Wg)`` in ``[-1, 1]``; ``m``
@@ -86,8 +86,8 @@ def check_bilinear_shift(student_fn: Callable, verbose: bool = True, *,
     ``out[b, :, y, x] = m * sum over the 3x3 neighbours q of g(q_x, x+dx) g(q_y, y+dy) grid[b, :, q]``
     (``x`` along the width, cells outside the grid are zero). ``seed`` draws other random cases.
     """
-    return run_checks(student_fn, reference.bilinear_shift, _shift_cases(seed),
+    return run_grader(student_fn, reference.bilinear_shift, _shift_cases(seed),
                       what="bilinear_shift (Eq. 4)", verbose=verbose)
 
 
-__all__ = ["check_g", "check_bilinear_shift"]
+__all__ = ["grade_g", "grade_bilinear_shift"]

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from .. import reference
-from ._runner import Case, CheckResult, run_checks
+from ._runner import Case, GradeResult, run_grader
 
 # (map shape, scale, what the case is for)
 SPLIT_CASES = [
@@ -32,34 +32,34 @@ SPLIT_CASES = [
 
 
 def split_cases(seed: int = 0) -> list[Case]:
-    """Random float64 maps for :func:`check_split_regions`: ``(x, scale)`` per case."""
+    """Random float64 maps for :func:`grade_split_regions`: ``(x, scale)`` per case."""
     g = torch.Generator().manual_seed(seed)
     return [Case(name, (torch.randn(*shape, generator=g, dtype=torch.float64), scale))
             for shape, scale, name in SPLIT_CASES]
 
 
 def merge_cases(seed: int = 0) -> list[Case]:
-    """Region tensors for :func:`check_merge_regions`: ``(regions, scale)`` per case, made by the
+    """Region tensors for :func:`grade_merge_regions`: ``(regions, scale)`` per case, made by the
     reference split of random maps (so each has a known answer: the map itself)."""
     return [Case(c.name, (reference.split_regions(*c.args), c.args[1]))
             for c in split_cases(seed)]
 
 
-def check_split_regions(student_fn: Callable, *, seed: int = 0,
-                        verbose: bool = True) -> CheckResult:
+def grade_split_regions(student_fn: Callable, *, seed: int = 0,
+                        verbose: bool = True) -> GradeResult:
     r"""Check ``student_fn(x, scale)`` against :func:`regr_edu.reference.split_regions`.
 
     ``student_fn`` must map ``(B, C, H, W) -> (B, H//h, W//w, C, h*w)`` and
     ``(B, C, T, H, W) -> (B, T, H//h, W//w, C, h*w)``, cells of a region in row-major order.
     The values must match exactly (splitting only moves numbers).
     """
-    return run_checks(student_fn, reference.split_regions, split_cases(seed),
+    return run_grader(student_fn, reference.split_regions, split_cases(seed),
                       what="split_regions", rtol=0.0, atol=0.0, verbose=verbose)
 
 
-def check_merge_regions(student_fn: Callable, *, seed: int = 0,
-                        verbose: bool = True) -> CheckResult:
+def grade_merge_regions(student_fn: Callable, *, seed: int = 0,
+                        verbose: bool = True) -> GradeResult:
     r"""Check ``student_fn(regions, scale)`` against :func:`regr_edu.reference.merge_regions`,
     the inverse of the split: ``(B, [T,] Gh, Gw, C, h*w) -> (B, C, [T,] Gh*h, Gw*w)``."""
-    return run_checks(student_fn, reference.merge_regions, merge_cases(seed),
+    return run_grader(student_fn, reference.merge_regions, merge_cases(seed),
                       what="merge_regions", rtol=0.0, atol=0.0, verbose=verbose)

@@ -3,9 +3,9 @@ r"""Checkers for the relations chapter (Eq. 5–10), one sample ``V`` ``(N, M)``
 Each runs a learner's function against the literal reference in :mod:`regr_edu.reference` on
 fixed random cases and reports the first mismatch with its case name, shapes and values:
 
-* ``check_bilinear_relation(student_fn)`` — Eq. 6, ``R = softmax_rows(θ(V) φ(V)ᵀ)`` (or ``/ N``);
-* ``check_gcn_relation(student_fn)`` — Eq. 7–8 as GloRe codes it, ``R`` from ``U = ReLU(V + A_g V)``;
-* ``check_channel_attention(student_fn)`` — Eq. 10's channel map ``L_c``.
+* ``grade_bilinear_relation(student_fn)`` — Eq. 6, ``R = softmax_rows(θ(V) φ(V)ᵀ)`` (or ``/ N``);
+* ``grade_gcn_relation(student_fn)`` — Eq. 7–8 as GloRe codes it, ``R`` from ``U = ReLU(V + A_g V)``;
+* ``grade_channel_attention(student_fn)`` — Eq. 10's channel map ``L_c``.
 
 The weights are passed as plain matrices (a 1-D convolution of kernel 1 is a matrix product).
 """
@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from .. import reference
-from ._runner import Case, CheckResult, compare, run_checks
+from ._runner import Case, GradeResult, compare, run_grader
 
 DTYPE = torch.float64
 
@@ -44,8 +44,8 @@ def _bilinear_cases(seed: int = 0) -> list[Case]:
     return cases
 
 
-def check_bilinear_relation(student_fn: Callable, normalize: str = "softmax",
-                            verbose: bool = True, *, seed: int = 0) -> CheckResult:
+def grade_bilinear_relation(student_fn: Callable, normalize: str = "softmax",
+                            verbose: bool = True, *, seed: int = 0) -> GradeResult:
     r"""Check ``student_fn(V, theta_weight, theta_bias, phi_weight, phi_bias)`` against Eq. 6.
 
     ``V`` ``(N, M)``; ``theta_weight``, ``phi_weight`` ``(M', M)``; biases ``(M',)``. Return ``R``
@@ -62,7 +62,7 @@ def check_bilinear_relation(student_fn: Callable, normalize: str = "softmax",
     cases = _bilinear_cases(seed)
     if normalize == "dot":
         cases = cases[:-1]                           # no softmax to overflow
-    return run_checks(student_fn, want, cases, what=f"bilinear relation (Eq. 6, {normalize})",
+    return run_grader(student_fn, want, cases, what=f"bilinear relation (Eq. 6, {normalize})",
                       verbose=verbose)
 
 
@@ -83,9 +83,9 @@ def _gcn_cases(seed: int = 0) -> list[Case]:
     return cases
 
 
-def check_gcn_relation(student_fn: Callable, scale_by_n: bool = True,
+def grade_gcn_relation(student_fn: Callable, scale_by_n: bool = True,
                        verbose: bool = True, orientation: str = "row", *,
-                       seed: int = 0) -> CheckResult:
+                       seed: int = 0) -> GradeResult:
     r"""Check ``student_fn(V, node_weight, node_bias, relation_weight, relation_bias)`` against
     Eq. 7–8 as GloRe codes them.
 
@@ -114,7 +114,7 @@ def check_gcn_relation(student_fn: Callable, scale_by_n: bool = True,
                     "sign flipped), as the package does: flip the sign of the A_g term")
         return None
 
-    return run_checks(student_fn, want, _gcn_cases(seed),
+    return run_grader(student_fn, want, _gcn_cases(seed),
                       what=f"GCN relation (Eq. 7-8 as GloRe codes them, U = V + A_g V"
                            f"{', R / N' if scale_by_n else ''})",
                       verbose=verbose, hint=printed_sign)
@@ -137,8 +137,8 @@ def _channel_cases(seed: int = 0) -> list[Case]:
     return cases
 
 
-def check_channel_attention(student_fn: Callable, verbose: bool = True, *,
-                            seed: int = 0) -> CheckResult:
+def grade_channel_attention(student_fn: Callable, verbose: bool = True, *,
+                            seed: int = 0) -> GradeResult:
     r"""Check ``student_fn(V, w1, b1, w2, b2)`` against the channel map of Eq. 10.
 
     ``V`` ``(N, M)``; ``w1`` ``(M/r, M)``, ``b1`` ``(M/r,)``; ``w2`` ``(M, M/r)``, ``b2`` ``(M,)``.
@@ -157,8 +157,8 @@ def check_channel_attention(student_fn: Callable, verbose: bool = True, *,
         assert Lc.shape == (M,)
         return Lc
 
-    return run_checks(student_fn, want, _channel_cases(seed), what="channel attention L_c (Eq. 10)",
+    return run_grader(student_fn, want, _channel_cases(seed), what="channel attention L_c (Eq. 10)",
                       verbose=verbose)
 
 
-__all__ = ["check_bilinear_relation", "check_gcn_relation", "check_channel_attention"]
+__all__ = ["grade_bilinear_relation", "grade_gcn_relation", "grade_channel_attention"]

@@ -7,6 +7,6 @@ matplotlib and ipywidgets are imported only inside these modules, never by ``imp
 Every widget is returned through :func:`with_static_fallback`: displayed, it carries a static
 picture of its default state, which the book's web pages show in its place.
 """
-from ._fallback import table_html, with_static_fallback
+from ._display import figure_png, new_figure, show_source, table_html, with_static_fallback
 
-__all__ = ["table_html", "with_static_fallback"]
+__all__ = ["figure_png", "new_figure", "show_source", "table_html", "with_static_fallback"]

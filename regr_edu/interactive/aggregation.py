@@ -33,7 +33,7 @@ from .._checks import (as_5d, check_choice, check_float, check_positive_int, che
                        check_scales)
 from ..aggregation import aggregate, recover_region
 from ..regions import cell_mask, grid_size, merge_regions, pad_to_scale, split_regions
-from ._fallback import with_static_fallback
+from ._display import with_static_fallback
 from ._photo import photo
 from .regions import _one_thread, feature_map, feature_rgb, figure_png
 

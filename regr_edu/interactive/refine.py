@@ -329,7 +329,7 @@ def refine_widget(grid: torch.Tensor | None = None, cell: Sequence[int] | None =
     """Move a region with ``δx, δy`` in ``[-1, 1]`` and ``m`` in ``[0, 1]`` (the ranges Eq. 3's
     tanh and sigmoid give) and watch Eq. 4 redraw the grid. On a static page (the HTML book) it
     shows a picture of its current state (:func:`regr_edu.interactive.with_static_fallback`)."""
-    from ._fallback import with_static_fallback
+    from ._display import with_static_fallback
     return with_static_fallback(ShiftWidget(grid, cell, dx, dy, m))
 
 

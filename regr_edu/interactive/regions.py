@@ -25,7 +25,7 @@ import torch
 from .._checks import check_choice, check_float, check_positive_int, check_scale, check_scales
 from ..regions import cell_mask, grid_size
 from ..regr import count_regions
-from ._fallback import with_static_fallback
+from ._display import with_static_fallback
 from ._photo import photo
 
 STAGES = {"layer1": 4, "layer2": 8, "layer3": 16}        # name -> stride in pixels

@@ -23,16 +23,16 @@ from matplotlib.patches import Rectangle
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..regr import ReGr
-from ..relations import RELATIONS
-from ._fallback import with_static_fallback
+from ..relations import RELATION_CLASSES
+from ._display import with_static_fallback
 from ._photo import photo, photo_features
 from .refine import figure_png
 
-RELATION_NAMES = tuple(RELATIONS)                  # ("bilinear", "gcn", "attention")
+RELATION_NAMES = tuple(RELATION_CLASSES)                  # ("bilinear", "gcn", "attention")
 DEFAULT_SCALES = ((4, 4), (7, 7))
 
 # The variants compared in the chapter: a label and the ReGr options that select it.
-VARIANTS: dict[str, tuple[str, dict]] = {
+RELATION_VARIANTS: dict[str, tuple[str, dict]] = {
     "bilinear, softmax": ("bilinear", {"relation_norm": "softmax"}),
     "bilinear, dot / N": ("bilinear", {"relation_norm": "dot"}),
     "GCN, R / N": ("gcn", {"gcn_scale": True}),
@@ -240,21 +240,21 @@ def relation_figure(result: dict[str, Any], image: torch.Tensor | None = None,
 
 
 def relation_small_multiples(x: torch.Tensor, image: torch.Tensor | None = None,
-                             variants: Sequence[str] = tuple(VARIANTS), region: int | None = None,
+                             variants: Sequence[str] = tuple(RELATION_VARIANTS), region: int | None = None,
                              scales: Sequence[tuple[int, int]] = DEFAULT_SCALES,
                              seed: int = 0) -> Figure:
-    """One column per variant of :data:`VARIANTS`: on top ``R`` (or ``L_c``), below the row
+    """One column per variant of :data:`RELATION_VARIANTS`: on top ``R`` (or ``L_c``), below the row
     ``region`` of ``R`` (or ``L_s``) on the first scale's grid over ``image``."""
     variants = list(variants)
     for v in variants:
-        if v not in VARIANTS:
-            raise ValueError(f"variants must be drawn from {list(VARIANTS)}, got {v!r}")
+        if v not in RELATION_VARIANTS:
+            raise ValueError(f"variants must be drawn from {list(RELATION_VARIANTS)}, got {v!r}")
     if not variants:
         raise ValueError("variants must name at least one variant, got []")
     fig = Figure(figsize=(3.6 * len(variants), 6.6), layout="constrained")
     axes = np.asarray(fig.subplots(2, len(variants))).reshape(2, len(variants))
     for col, label in enumerate(variants):
-        relation, options = VARIANTS[label]
+        relation, options = RELATION_VARIANTS[label]
         res = relation_matrix(relation, x, scales, seed, **options)
         grids = res["grids"]
         reg = _default_region(grids) if region is None else region
@@ -316,9 +316,9 @@ def relation_costs(relation: str, N: int, M: int, **options: Any) -> dict[str, i
     N, M = _check_count("N", N), _check_count("M", M)
     with torch.device("meta"):
         if relation == "gcn":
-            module = RELATIONS[relation](M, N, **options)
+            module = RELATION_CLASSES[relation](M, N, **options)
         else:
-            module = RELATIONS[relation](M, **options)
+            module = RELATION_CLASSES[relation](M, **options)
         V = torch.randn(1, N, M)                                 # shapes only
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(V, [(1, 1, N)])                                   # the regions as a 1 x N strip
@@ -361,9 +361,9 @@ def output_growth(relation: str, N: int, M: int = 16, seed: int = 0,
     N, M = _check_count("N", N), _check_count("M", M)
     torch.manual_seed(seed)
     if relation == "gcn":
-        module = RELATIONS[relation](M, N, **options)
+        module = RELATION_CLASSES[relation](M, N, **options)
     else:
-        module = RELATIONS[relation](M, **options)
+        module = RELATION_CLASSES[relation](M, **options)
     V = torch.randn(1, N, M)
     with torch.no_grad():
         Z = module(V, [(1, 1, N)])

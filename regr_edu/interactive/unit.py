@@ -35,7 +35,7 @@ from ..aggregation import aggregate
 from ..distribution import distribute
 from ..regions import cell_mask, grid_size, pad_to_scale, split_regions
 from ..regr import ReGr
-from ._fallback import _png, with_static_fallback
+from ._display import _png, with_static_fallback
 
 # ------------------------------------------------------------------------------------ settings
 SCALE_PRESETS: dict[str, tuple[tuple[int, int], ...]] = {

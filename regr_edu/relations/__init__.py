@@ -13,10 +13,10 @@ from .bilinear import BilinearRelation
 from .gcn import GCNRelation
 from .reason import reason
 
-RELATIONS = {
+RELATION_CLASSES = {
     "bilinear": BilinearRelation,
     "gcn": GCNRelation,
     "attention": AttentionRelation,
 }
 
-__all__ = ["AttentionRelation", "BilinearRelation", "GCNRelation", "RELATIONS", "reason"]
+__all__ = ["AttentionRelation", "BilinearRelation", "GCNRelation", "RELATION_CLASSES", "reason"]

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 DATASETS = ("synthetic-image", "synthetic-video", "cub", "ucf101", "kinetics")
 MODELS = ("small_resnet", "resnet50", "c2d_resnet50", "i3d_resnet50")
-UNITS = ("regr", "nl", "cgnl", "glore")
+UNIT_NAMES = ("regr", "nl", "cgnl", "glore")
 SCHEDULES = ("step", "cosine")
 OPTIMIZERS = ("sgd", "adam")
 VIDEO_DATASETS = ("synthetic-video", "ucf101", "kinetics")
@@ -161,8 +161,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise ValueError(f"dataset must be one of {list(DATASETS)}, got {cfg.dataset!r}")
     if cfg.model not in MODELS:
         raise ValueError(f"model must be one of {list(MODELS)}, got {cfg.model!r}")
-    if cfg.unit is not None and cfg.unit not in UNITS:
-        raise ValueError(f"unit must be one of {list(UNITS)} or none, got {cfg.unit!r}")
+    if cfg.unit is not None and cfg.unit not in UNIT_NAMES:
+        raise ValueError(f"unit must be one of {list(UNIT_NAMES)} or none, got {cfg.unit!r}")
     if cfg.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {cfg.optimizer!r}")
     if cfg.schedule not in SCHEDULES:
@@ -207,7 +207,7 @@ def check_config(cfg: TrainConfig) -> None:
         raise ValueError(f"unit_kwargs must be a dict (a JSON object), got {cfg.unit_kwargs!r}")
     if cfg.unit is None and cfg.unit_kwargs:
         raise ValueError(f"unit_kwargs {cfg.unit_kwargs} were given without a unit; name one "
-                         f"with --unit {{{','.join(UNITS)}}}")
+                         f"with --unit {{{','.join(UNIT_NAMES)}}}")
     if cfg.dataset in ("cub", "ucf101", "kinetics") and not cfg.data_path:
         raise ValueError(f"dataset {cfg.dataset!r} needs --data-path (the folder holding the "
                          "data set); see the module docstring of regr_edu.train")

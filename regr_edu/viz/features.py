@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_float, check_rank
-from ..units import UNITS, unit_class
+from ..units import UNIT_CLASSES, unit_class
 from ._common import as_numpy, check_int_in, check_size, new_figure, to_display
 
 
@@ -35,11 +35,11 @@ def find_units(model: nn.Module) -> dict[str, nn.Module]:
     """The global-reasoning units inside ``model``, by module path, in network order.
 
     ``model`` itself counts when it is a unit. Units are modules of a class in the registry
-    (:data:`regr_edu.units.UNITS`) or of a subclass of one.
+    (:data:`regr_edu.units.UNIT_CLASSES`) or of a subclass of one.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    classes = tuple(unit_class(name) for name in UNITS)
+    classes = tuple(unit_class(name) for name in UNIT_CLASSES)
     found = {name or "unit": m for name, m in model.named_modules() if isinstance(m, classes)}
     # a unit inside a unit (none today) would be counted twice: keep the outermost
     return {n: m for n, m in found.items()
@@ -79,7 +79,7 @@ def capture_unit_io(model: nn.Module, x: torch.Tensor,
                              f"got {unknown}")
         found = {u: found[u] for u in units}
     if not found:
-        raise ValueError(f"model must contain at least one unit ({sorted(UNITS)}), got a "
+        raise ValueError(f"model must contain at least one unit ({sorted(UNIT_CLASSES)}), got a "
                          f"{type(model).__name__} with none (was it built with unit=None?)")
     caught: dict[str, UnitIO] = {}
 
@@ -97,19 +97,20 @@ def capture_unit_io(model: nn.Module, x: torch.Tensor,
     return {n: caught[n] for n in found if n in caught}
 
 
-def explain_units(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, Any]]:
+def explain_units(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
     """``ReGr.explain`` for every ReGr unit of ``model``, on the input it sees for ``x``.
 
     Returns:
-        ``{path: info}`` with ``info`` as :meth:`regr_edu.ReGr.explain` gives it (``V``, ``R`` or
-        ``Lc``/``Ls``, ``offsets``, ``grids``, ``scales``, ``Z``, ``output``), plus ``map_size``,
-        the ``(T, H, W)`` of the unit's map, and ``input_size``, that of ``x``.
+        ``{path: trace}``, each a :class:`regr_edu.trace.UnitTrace` whose ``image_size`` is the
+        ``(T, H, W)`` of ``x`` (its ``map_size`` is that of the unit's map).
     """
+    import dataclasses
+
     from ..regr import ReGr
 
     ios = capture_unit_io(model, x)
     found = find_units(model)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
     for name, io in ios.items():
         unit = found[name]
         if not isinstance(unit, ReGr):
@@ -121,10 +122,8 @@ def explain_units(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, Any]
                 info = unit.explain(io.input)
         finally:
             unit.train(was_training)
-        T = io.input.shape[2] if io.input.dim() == 5 else 1
-        info["map_size"] = (T, *io.input.shape[-2:])
-        info["input_size"] = ((x.shape[2] if x.dim() == 5 else 1), *x.shape[-2:])
-        out[name] = info
+        out[name] = dataclasses.replace(
+            info, image_size=((x.shape[2] if x.dim() == 5 else 1), *x.shape[-2:]))
     if not out:
         raise ValueError(f"model must contain a ReGr unit to explain, got units "
                          f"{[type(m).__name__ for m in found.values()]}")

@@ -12,7 +12,7 @@ from typing import Sequence
 import ipywidgets as widgets
 import numpy as np
 
-from ..interactive._fallback import with_static_fallback
+from ..interactive._display import with_static_fallback
 from ._common import check_int_in, figure_png
 from .regions import RegionBoxes, _check_R_boxes, related_regions_figure, top_related
 

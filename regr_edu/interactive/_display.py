@@ -1,4 +1,13 @@
-r"""One idiom for every widget of the book: a static picture of its default state.
+r"""What the book displays, one helper each: figures, widgets, tables and the package's own code.
+
+- :func:`new_figure` and :func:`figure_png`: every figure is a ``matplotlib.figure.Figure``
+  (no global ``pyplot`` state), rendered to PNG by one function.
+- :func:`with_static_fallback`: every widget, with a static picture of its default state.
+- :func:`table_html`: a small styled table.
+- :func:`show_source`: the code of a package function or class, highlighted, read from the
+  package itself (the code a reader sees is the code that ran).
+
+One idiom for every widget of the book: a static picture of its default state.
 
 A widget needs a running kernel to move. On the built web page nothing runs, so a slider that
 looks live but changes nothing is a broken promise. :func:`with_static_fallback` gives a widget a
@@ -16,6 +25,7 @@ matplotlib figure or PNG bytes, for a widget that draws where the kernel cannot 
 from __future__ import annotations
 
 import base64
+import sys
 import html
 import io
 from typing import Any, Callable
@@ -26,18 +36,62 @@ NOTE = ("A picture of this widget in its default state{settings}. Nothing moves 
         "page) to use the controls.")
 
 
+def new_figure(*args: Any, **kwargs: Any):
+    """``(fig, axes)`` like ``pyplot.subplots(*args, **kwargs)``, on a plain
+    ``matplotlib.figure.Figure`` that no global state holds (nothing to close). A notebook shows
+    it when it is a cell's last value."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kwargs.pop("figsize", None), layout=kwargs.pop("layout", None),
+                 dpi=kwargs.pop("dpi", None))
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def figure_png(fig: Any, dpi: int = 80) -> bytes:
+    """A figure as PNG bytes (for an ``ipywidgets.Image`` or a static picture). A figure that
+    ``pyplot`` manages is closed afterwards."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt = sys.modules.get("matplotlib.pyplot")         # only if something imported pyplot
+    if plt is not None and plt.fignum_exists(getattr(fig, "number", -1)):
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def show_source(obj: Any, *, lines: "tuple[int, int] | None" = None):
+    """The source of a package object (function, class, method or module), highlighted:
+    an ``IPython.display.Code`` that a notebook shows. ``lines=(first, last)`` (1-based,
+    inclusive, counted within the object) keeps part of it."""
+    import inspect
+    import textwrap
+
+    from IPython.display import Code
+
+    try:
+        text = inspect.getsource(obj)
+    except (TypeError, OSError) as err:
+        raise ValueError(f"obj must be a function, class, method or module with source code, "
+                         f"got {obj!r}") from err
+    text = textwrap.dedent(text)
+    if lines is not None:
+        rows = text.splitlines()
+        first, last = lines
+        if not (isinstance(first, int) and isinstance(last, int) and 1 <= first <= last
+                <= len(rows)):
+            raise ValueError(f"lines must be (first, last) with 1 <= first <= last <= "
+                             f"{len(rows)}, got {lines!r}")
+        text = "\n".join(rows[first - 1:last]) + "\n"
+    return Code(text, language="python")
+
+
 def _png(value: Any) -> bytes | None:
-    """PNG bytes from bytes or a matplotlib figure (which is closed)."""
+    """PNG bytes from bytes or a matplotlib figure."""
     if value is None:
         return None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if hasattr(value, "savefig"):
-        import matplotlib.pyplot as plt
-        buf = io.BytesIO()
-        value.savefig(buf, format="png", dpi=80)
-        plt.close(value)
-        return buf.getvalue()
+        return figure_png(value)
     raise TypeError(f"picture must return a matplotlib figure, PNG bytes or an HTML string, "
                     f"got {type(value).__name__}")
 
