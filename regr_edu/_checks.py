@@ -118,3 +118,14 @@ def refuse_jit_script(module: object) -> None:
                     f"got {type(module).__name__}, whose forward uses Python that TorchScript "
                     f"does not support; use torch.compile(unit, dynamic=True) or "
                     f"torch.export.export(unit, (x,)) instead (both are tested on every unit)")
+
+
+def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """An integer (not bool) of at least ``low`` (and at most ``high``); returns it.
+
+    ``ValueError`` otherwise, naming ``name``, the rule and the value."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low
+            and (high is None or value <= high)):
+        rule = f"of at least {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be an integer {rule}, got {value!r}")
+    return int(value)
