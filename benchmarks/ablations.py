@@ -83,6 +83,46 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def report(record: dict[str, Any]) -> str:
+    """RESULTS.md's tables: every setting (mean ± std, take-offs, seeds' values, epoch-1 mean,
+    cost) and every claim's verdict on the primary and the secondary measure."""
+    runs = record["runs"]
+    lines = ["| table | setting | n | final top-1 (%) | took off | after epoch 1 (%) | MFLOPs "
+             "| ms/step |", "|---|---|---:|---|---:|---:|---:|---:|"]
+    for table, t in TABLES.items():
+        for name in t["ours"]:
+            rs = sorted((r for r in runs if r["setting"] == name), key=lambda r: r["seed"])
+            if not rs:
+                continue
+            final = [r["test_acc1"] for r in rs]
+            first = [r["history"][0]["test_acc1"] for r in rs]
+            std = statistics.stdev(final) if len(final) > 1 else 0.0
+            ms = 1e3 * statistics.median(r["seconds_per_step"] for r in rs)
+            lines.append(
+                f"| {table} | {SETTINGS[name]['label']} | {len(rs)} | "
+                f"{statistics.fmean(final):.1f} ± {std:.1f} ({', '.join(f'{v:.1f}' for v in final)})"
+                f" | {sum(v > experiments.CHANCE + 25 for v in final)}/{len(rs)} | "
+                f"{statistics.fmean(first):.1f} | {record['costs'][name]['flops'] / 1e6:.1f} | "
+                f"{ms:.0f} |")
+    lines += ["", "| claim | comparison | means (%) | p (Holm) for | p (Holm) against | verdict "
+              "| epoch-1 means | epoch-1 verdict |", "|---|---|---|---:|---:|---|---|---|"]
+    primary, secondary = verdicts(runs), verdicts(runs, measure_name="epoch1")
+    for key, v in primary.items():
+        for i, c in enumerate(v["comparisons"]):
+            if c.get("missing"):
+                lines.append(f"| {v['claim']} | {c['better']} > {c['worse']} | missing | | | "
+                             f"{v['verdict']} | | |")
+                continue
+            c2 = secondary[key]["comparisons"][i]
+            lines.append(
+                f"| {v['claim'] if i == 0 else ''} | {SETTINGS[c['better']]['label']} > "
+                f"{SETTINGS[c['worse']]['label']} | {c['mean'][0]:.1f} vs {c['mean'][1]:.1f} "
+                f"(n={c['n'][0]}, {c['n'][1]}) | {c['p_for_holm']:.3g} | {c['p_against_holm']:.3g}"
+                f" | {v['verdict'] if i == 0 else ''} | {c2['mean'][0]:.1f} vs {c2['mean'][1]:.1f}"
+                f" | {secondary[key]['verdict'] if i == 0 else ''} |")
+    return "\n".join(lines)
+
+
 def git_commit() -> dict[str, Any]:
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
@@ -130,10 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="print the settings and stop")
     ap.add_argument("--verdicts", action="store_true",
                     help="print the claims' verdicts on --out and stop")
+    ap.add_argument("--report", action="store_true",
+                    help="print RESULTS.md's tables (settings, verdicts) from --out and stop")
     args = ap.parse_args(argv)
     if args.list:
         for name, s in SETTINGS.items():
             print(f"{name:12s} {s['label']}")
+        return 0
+    if args.report:
+        print(report(json.loads(args.out.read_text(encoding="utf-8"))))
         return 0
     if args.verdicts:
         old = json.loads(args.out.read_text(encoding="utf-8"))
