@@ -129,3 +129,23 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> in
         rule = f"of at least {low}" if high is None else f"in [{low}, {high}]"
         raise ValueError(f"{name} must be an integer {rule}, got {value!r}")
     return int(value)
+
+
+def check_shape(name: str, x: torch.Tensor, shape: Sequence[int | None], layout: str) -> None:
+    """A floating-point tensor of ``len(shape)`` axes whose sizes match ``shape`` (``None``:
+    any size); else a ``ValueError`` naming ``name``, ``layout`` (the rule) and the shape."""
+    check_float(name, x)
+    if x.dim() != len(shape) or any(s is not None and s != n for s, n in zip(shape, x.shape)):
+        raise ValueError(f"{name} must be {layout}, got shape {tuple(x.shape)}")
+
+
+def check_list(name: str, values: object, check_item) -> list:
+    """A non-empty list or tuple (not a string); ``check_item(f"{name}[i]", item)`` validates
+    each item and returns it (or ``None`` to keep the item as is)."""
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ValueError(f"{name} must be a non-empty list, got {values!r}")
+    out = []
+    for i, v in enumerate(values):
+        checked = check_item(f"{name}[{i}]", v)
+        out.append(v if checked is None else checked)
+    return out

@@ -45,10 +45,9 @@ def randomize_(module: torch.nn.Module, std: float = 0.3) -> torch.nn.Module:
 def photo_map():
     """A 128-pixel photograph and its (1, 256, 8, 8) layer3 map (stride 16): four (4, 4)
     regions of P = 16. Shared by the chapters' interactive tests."""
-    from regr_edu.interactive import regions as ir
-    from regr_edu.interactive._photo import photo
+    from regr_edu.interactive._photo import feature_map, photo
     image = photo("astronaut", 128)
-    return image, ir.feature_map(image, "layer3")
+    return image, feature_map(image, "layer3")
 
 
 @pytest.fixture(autouse=True)

@@ -1,54 +1,17 @@
 """The aggregation chapter's numbers, figures and widget: each method checked independently."""
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import pytest
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 import regr_edu as rg
+from regr_edu.interactive import _photo
 from regr_edu.interactive import aggregation as ia
-from regr_edu.interactive import regions as ir
-from regr_edu.interactive._photo import photo
-
-# ----------------------------------------------------------------------------- Eq. 2 on a map
-@pytest.mark.parametrize("shape, scale", [((1, 6, 7, 9), (3, 4)), ((2, 5, 2, 5, 5), (3, 3)),
-                                          ((1, 4, 6, 6), (3, 2))])
-@pytest.mark.parametrize("nu_softmax", [True, False])
-def test_pad_and_mask_equals_unequal_regions(shape, scale, nu_softmax):
-    x = torch.randn(*shape, dtype=torch.float64)
-    C = shape[1]
-    mu = torch.nn.Conv2d(C, 3, 1).double()
-    nu = torch.nn.Conv2d(C, 2, 1).double()
-    with torch.no_grad():
-        fast = ia.aggregate_map(x, scale, mu, nu, reading="pad", nu_softmax=nu_softmax)
-        literal = ia.aggregate_map(x, scale, mu, nu, reading="unequal", nu_softmax=nu_softmax)
-        zero = ia.aggregate_map(x, scale, mu, nu, reading="zero-pad", nu_softmax=nu_softmax)
-    torch.testing.assert_close(fast, literal)
-    Gh, Gw = -(-shape[-2] // scale[0]), -(-shape[-1] // scale[1])
-    assert fast.shape[-4:] == (Gh, Gw, 3, 2)
-    divides = shape[-2] % scale[0] == 0 and shape[-1] % scale[1] == 0
-    if divides or not nu_softmax:
-        # zero cells add nothing to a plain sum: the mask matters only for the softmax
-        torch.testing.assert_close(zero, fast)
-    else:
-        assert not torch.allclose(zero, fast)
-        interior = (slice(None),) * (fast.dim() - 4) + (slice(0, shape[-2] // scale[0]),
-                                                         slice(0, shape[-1] // scale[1]))
-        torch.testing.assert_close(zero[interior], fast[interior])     # only edge regions differ
 
 
-def test_identity_mu_nu_give_the_gram_matrix():
-    x = torch.randn(1, 3, 4, 4, dtype=torch.float64)
-    A = ia.aggregate_map(x, (2, 2), None, None, nu_softmax=False)      # (1, 2, 2, 3, 3)
-    X = rg.split_regions(x, (2, 2))
-    torch.testing.assert_close(A, X @ X.transpose(-1, -2))
-
-
+# ----------------------------------------------------------------------------- the size of A_i
 def test_softmax_keeps_A_one_size_and_raw_grows_with_P(photo_map):
     _, x = photo_map
     norms = ia.aggregate_norms(x, [(1, 1), (2, 2), (4, 4), (8, 8)])
@@ -57,24 +20,24 @@ def test_softmax_keeps_A_one_size_and_raw_grows_with_P(photo_map):
     assert max(soft) / min(soft) < 1.5                  # a weighted average: one size
     assert raw[-1] / raw[0] > 16                        # a sum over P: grows with P
     assert all(b > a for a, b in zip(raw, raw[1:]))
-    assert isinstance(ia.softmax_figure(norms), Figure)
+    fig = ia.softmax_figure(norms)
+    assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 2
+
+
+def test_aggregate_norms_reads_the_units_A(photo_map):
+    """The numbers are those of a seeded unit's A, read from unit.explain."""
+    _, x = photo_map
+    norms = ia.aggregate_norms(x, [(4, 4)], c_nu=2, seed=3)
+    torch.manual_seed(3)
+    unit = rg.ReGr(256, [(4, 4)], refine=False, nu_channels=2, nu_softmax=False)
+    with torch.no_grad():
+        A = unit.explain(x).A[0]                                      # (1, 1, 2, 2, 32, 2)
+    assert A.shape == (1, 1, 2, 2, 32, 2)
+    expected = float(A.flatten(-2).norm(dim=-1).mean()) / math.sqrt(64)
+    assert norms["raw"] == [pytest.approx(expected, rel=1e-6)]
 
 
 # ----------------------------------------------------------------------------- pooling
-def test_pool_subgrid_tiles_the_region():
-    assert ia.pool_subgrid((4, 4), 4) == (2, 2)
-    assert ia.pool_subgrid((4, 4), 1) == (1, 1) and ia.pool_subgrid((4, 4), 16) == (4, 4)
-    gh, gw = ia.pool_subgrid((4, 4), 8)
-    assert gh * gw == 8 and 4 % gh == 0 and 4 % gw == 0
-    assert ia.pool_subgrid((4, 4), 3) is None and ia.pool_subgrid((7, 7), 4) is None
-    assert ia.pool_subgrid((7, 7), 7) in {(1, 7), (7, 1)}
-    nu = ia.pool_nu((4, 4), 4)
-    torch.testing.assert_close(nu.sum(dim=1), torch.ones(4, dtype=torch.float64))
-    assert nu[0].reshape(4, 4)[:2, :2].eq(0.25).all()   # block 0 is the top-left 2 x 2
-    with pytest.raises(ValueError, match=r"c_nu must be gh\*gw .* scale \(7, 7\), got c_nu=4"):
-        ia.pool_nu((7, 7), 4)
-
-
 def test_average_and_max_pooling_are_pool_then_upsample(photo_map):
     _, x = photo_map
     # c_nu = 4 on a (4, 4) region: 2 x 2 blocks of 2 x 2 cells each = pooling with kernel 2
@@ -82,13 +45,29 @@ def test_average_and_max_pooling_are_pool_then_upsample(photo_map):
     mx = F.max_pool2d(x, 2).repeat_interleave(2, -2).repeat_interleave(2, -1)
     torch.testing.assert_close(ia.reconstruct(x, (4, 4), 4, "avg_pool"), avg)
     torch.testing.assert_close(ia.reconstruct(x, (4, 4), 4, "max_pool"), mx)
+    # c_nu = 8: pool_bins gives 2 x 4 blocks of 2 x 1 cells
+    avg8 = F.avg_pool2d(x, (2, 1)).repeat_interleave(2, -2)
+    torch.testing.assert_close(ia.reconstruct(x, (4, 4), 8, "avg_pool"), avg8)
     assert ia.reconstruct(x, (4, 4), 3, "avg_pool") is None          # no 3-block tiling
+    assert ia.reconstruct(x, (4, 4), 12, "max_pool") is None
+
+
+def test_average_pooling_is_eq2_with_a_fixed_nu(photo_map):
+    """The chapter's claim: pool_regions' block means are Eq. 2 with nu = block averages, and
+    recover_region paints them back."""
+    _, x = photo_map
+    X = rg.split_regions(x.double(), (4, 4))                         # (1, 2, 2, 256, 16)
+    nu = rg.aggregation.pool_regions(torch.eye(16, dtype=torch.float64), (4, 4), (2, 2)).T
+    A = rg.aggregate(X, nu, nu_softmax=False)
+    torch.testing.assert_close(A, rg.aggregation.pool_regions(X, (4, 4), (2, 2)))
+    back = rg.merge_regions(rg.recover_region(A, nu), (4, 4))
+    torch.testing.assert_close(back.float(), ia.reconstruct(x, (4, 4), 4, "avg_pool"))
 
 
 # ----------------------------------------------------------------------------- recovery
 def test_best_nu_is_the_truncated_svd(photo_map):
     _, x = photo_map
-    X = ia.region_matrices(x, (4, 4)).double()                        # (4, 256, 16)
+    X = rg.split_regions(x.double(), (4, 4)).flatten(0, 2)            # (4, 256, 16)
     S = torch.linalg.svdvals(X)                                       # (4, 16)
     for c in (1, 3, 8):
         tail = (S[:, c:] ** 2).sum().sqrt() / X.norm()
@@ -99,6 +78,7 @@ def test_best_nu_is_the_truncated_svd(photo_map):
 def test_every_method_is_exact_at_c_nu_equal_P(photo_map):
     _, x = photo_map
     errs = ia.recovery_errors(x, (4, 4), [16], steps=5)
+    assert list(errs) == list(ia.METHODS)
     for method, (e,) in errs.items():
         assert e < 1e-5, (method, e)
 
@@ -114,10 +94,40 @@ def test_best_nu_is_a_floor_and_training_helps(photo_map):
     assert all(0 < e < 1 for e in errs["avg_pool"])
 
 
+def test_random_nu_is_seeded_and_leaves_the_global_rng():
+    state = torch.random.get_rng_state()
+    a, b = ia.random_nu(6, 3, seed=1), ia.random_nu(6, 3, seed=1)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert a.weight.shape == (3, 6, 1, 1) and torch.equal(a.weight, b.weight)
+    assert not torch.equal(a.weight, ia.random_nu(6, 3, seed=2).weight)
+
+
+def test_relative_error():
+    x = torch.tensor([3.0, 4.0])
+    assert ia.relative_error(x, x) == 0.0
+    assert ia.relative_error(torch.zeros(2), x) == pytest.approx(1.0)
+    assert ia.relative_error(x + torch.tensor([0.0, 0.5]), x) == pytest.approx(0.1)
+
+
+def test_train_nu_lowers_the_loss_and_is_remembered(photo_map):
+    _, x = photo_map
+    conv, losses = ia.train_nu(x, (4, 4), 2, steps=30)
+    assert len(losses) == 30 and losses[-1] < losses[0] and conv.weight.dtype == torch.float64
+    ia._TRAINED.clear()
+    assert torch.equal(ia.trained_nu(x, (4, 4), 2, steps=30).weight, conv.weight)  # same run
+    a = ia.reconstruct(x, (4, 4), 2, "trained_nu", steps=30)
+    assert len(ia._TRAINED) == 1
+    b = ia.reconstruct(x, (4, 4), 2, "trained_nu", steps=30)         # from the cache
+    assert len(ia._TRAINED) == 1 and torch.equal(a, b)
+    other = _photo.feature_map(_photo.photo("chelsea", 128), "layer3")
+    held_out = ia.reconstruct(other, (4, 4), 2, "trained_nu", steps=30, train_x=x)
+    assert held_out.shape == other.shape and len(ia._TRAINED) == 1  # trained on x, not re-trained
+
+
 def test_recovery_needs_nu_of_the_region_itself(photo_map):
     """recover_region reads nu(X) from the region: with another region's nu it fails."""
     _, x = photo_map
-    X = ia.region_matrices(x, (4, 4)).double()                        # (4, 256, 16)
+    X = rg.split_regions(x.double(), (4, 4)).flatten(0, 2)            # (4, 256, 16)
     nu = torch.randn(4, 16, 16, dtype=torch.float64)                  # c_nu = P: exact
     A = rg.aggregate(X, nu, nu_softmax=False)
     torch.testing.assert_close(rg.recover_region(A, nu), X)
@@ -125,58 +135,85 @@ def test_recovery_needs_nu_of_the_region_itself(photo_map):
     assert ia.relative_error(wrong, X) > 0.5
 
 
-def test_train_nu_lowers_the_loss_and_is_remembered(photo_map):
-    _, x = photo_map
-    conv, losses = ia.train_nu(x, (4, 4), 2, steps=30)
-    assert losses[-1] < losses[0] and conv.weight.dtype == torch.float64
-    ia._TRAINED.clear()
-    a = ia.reconstruct(x, (4, 4), 2, "trained_nu", steps=30)
-    assert len(ia._TRAINED) == 1
-    b = ia.reconstruct(x, (4, 4), 2, "trained_nu", steps=30)         # from the cache
-    assert len(ia._TRAINED) == 1 and torch.equal(a, b)
-    other = ir.feature_map(photo("chelsea", 128), "layer3")
-    held_out = ia.reconstruct(other, (4, 4), 2, "trained_nu", steps=30, train_x=x)
-    assert held_out.shape == other.shape and len(ia._TRAINED) == 1  # trained on x, not re-trained
-
-
 @pytest.mark.parametrize("call, match", [
-    (lambda x: ia.reconstruct(x, (4, 4), 0, "best_nu"),
-     r"c_nu must be an integer in \[1, P=16\] .* got 0"),
-    (lambda x: ia.reconstruct(x, (4, 4), 17, "best_nu"), r"c_nu must be an integer in \[1, P=16\]"),
+    (lambda x: ia.reconstruct(x, (4, 4), 0, "best_nu"), r"c_nu must be an integer in \[1, 16\], "
+                                                        r"got 0"),
+    (lambda x: ia.reconstruct(x, (4, 4), 17, "best_nu"), r"c_nu must be an integer in \[1, 16\]"),
     (lambda x: ia.reconstruct(x, (4, 4), 2.0, "best_nu"), r"got 2.0"),
     (lambda x: ia.reconstruct(x, (4, 4), 2, "svd"), r"method must be one of"),
+    (lambda x: ia.reconstruct(x[:, :, None], (4, 4), 2, "svd"), r"x must be a 4-D tensor"),
     (lambda x: ia.reconstruct(x, (3, 3), 2, "best_nu"),
      r"scale \(h, w\)=\(3, 3\) must divide the map size \(H, W\)=\(8, 8\)"),
     (lambda x: ia.recovery_errors(x, (4, 4), []), r"c_nu_values must be a non-empty list"),
+    (lambda x: ia.recovery_errors(x, (4, 4), [2, 20]),
+     r"c_nu_values\[1\] must be an integer in \[1, 16\], got 20"),
     (lambda x: ia.recovery_errors(x, (4, 4), [2], methods="best_nu"),
-     r"methods must be a non-empty"),
-    (lambda x: ia.train_nu(x, (4, 4), 2, steps=10**6), r"steps must be at most 5000"),
-    (lambda x: ia.train_nu(x, (4, 4), 2, lr=2.0), r"lr must be a float in \(0, 1\), got 2.0"),
-    (lambda x: ia.aggregate_map(x, (4, 4), None, None, reading="crop"), r"reading must be one of"),
-    (lambda x: ia.aggregate_map(x, (9, 4), None, None), r"must not be larger than the map"),
-    (lambda x: ia.reconstruction_grid(torch.cat([x, x]), (4, 4), [1]), r"x must be one map"),
+     r"methods must be a non-empty list"),
+    (lambda x: ia.recovery_errors(x, (4, 4), [2], methods=["best_nu", "pca"]),
+     r"methods\[1\] must be one of"),
+    (lambda x: ia.train_nu(x, (4, 4), 2, steps=10**6),
+     r"steps must be an integer in \[1, 5000\], got 1000000"),
+    (lambda x: ia.train_nu(x, (4, 4), 2, lr=2.0), r"lr must lie in \(0, 1\), got 2.0"),
+    (lambda x: ia.aggregate_norms(x, [(9, 4)]), r"must not be larger than the map"),
+    (lambda x: ia.aggregate_norms(x, [(4, 4)], c_nu=0), r"c_nu must be a positive integer"),
+    (lambda x: ia.reconstruction_grid(torch.cat([x, x]), (4, 4), [1]),
+     r"x must be one map \(1, C, H, W\), got shape \(2, 256, 8, 8\)"),
+    (lambda x: ia.recovery_panel(x, (4, 4), 2, []), r"methods must be a non-empty list"),
 ])
 def test_bad_arguments_are_rejected_with_the_rule_and_value(photo_map, call, match):
     with pytest.raises(ValueError, match=match):
         call(photo_map[1])
 
 
-def test_figures_are_built(photo_map):
-    image, x = photo_map
+def test_errors_markdown():
+    table = ia.errors_markdown({"avg_pool": [0.5, float("nan")], "best_nu": [0.25, 0.125]},
+                               [1, 3], first="on x", names={"best_nu": "floor"})
+    assert table.splitlines() == ["| on x | $c_\\nu = 1$ | $c_\\nu = 3$ |", "|---|---|---|",
+                                  "| average pooling | 0.500 | — |", "| floor | 0.250 | 0.125 |"]
+
+
+def test_recovery_figure_and_grid(photo_map):
+    _, x = photo_map
     errs = ia.recovery_errors(x, (4, 4), [1, 3, 16], ["avg_pool", "best_nu"])
-    assert math.isnan(errs["avg_pool"][1])
-    assert isinstance(ia.recovery_figure(errs, [1, 3, 16], 16), Figure)
+    assert math.isnan(errs["avg_pool"][1]) and not math.isnan(errs["best_nu"][1])
+    fig = ia.recovery_figure(errs, [1, 3, 16], 16, title="t")
+    lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
+    assert list(lines["average pooling"].get_xdata()) == [1, 16]      # nan: no point at 3
+    assert list(lines["best ν (top singular vectors)"].get_xdata()) == [1, 3, 16]
     fig, grid_errs = ia.reconstruction_grid(x, (4, 4), [1, 3], ["avg_pool", "best_nu"])
     assert len(fig.axes) == 6 and math.isnan(grid_errs["avg_pool"][1])
-    fig, panel_errs = ia.recovery_panel(x, (4, 4), 2, ["max_pool", "random_nu"])
-    assert set(panel_errs) == {"max_pool", "random_nu"}
-    nus = {"random": ia.random_nu(256, 3, 0)}
-    assert isinstance(ia.attention_figure(image, x, (4, 4), (1, 0), nus), Figure)
-    with pytest.raises(ValueError, match=r"region must be \(gy, gx\) with 0 <= gy < 2"):
+    assert grid_errs["best_nu"] == pytest.approx(ia.recovery_errors(x, (4, 4), [1, 3],
+                                                                   ["best_nu"])["best_nu"])
+    assert "no 3-block\ntiling" in [t.get_text() for t in fig.axes[2].texts]
+
+
+def test_attention_figure_draws_each_row_of_nu(photo_map):
+    image, x = photo_map
+    nus = {"random": ia.random_nu(256, 3, 0), "wide": ia.random_nu(256, 5, 1)}
+    fig = ia.attention_figure(image, x, (4, 4), (1, 0), nus)
+    assert len(fig.axes) == 2 * 6 and fig.axes[0].get_title() == "region (1, 0)"
+    row = fig.axes[1].images[0].get_array()                           # random, row 0: (4, 4)
+    with torch.no_grad():
+        nu = rg.split_regions(nus["random"](x), (4, 4))[0, 1, 0]
+    torch.testing.assert_close(torch.as_tensor(row.data), torch.softmax(nu, -1)[0].reshape(4, 4))
+    assert not fig.axes[4].axison                                     # random has 3 rows of 5
+    with pytest.raises(ValueError, match=r"region\[0\] \(gy\) must be an integer in \[0, 1\], "
+                                         r"got 2"):
         ia.attention_figure(image, x, (4, 4), (2, 0), nus)
+    with pytest.raises(ValueError, match=r"nus must name at least one"):
+        ia.attention_figure(image, x, (4, 4), (0, 0), {})
 
 
 # ----------------------------------------------------------------------------- the widget
+def test_recovery_panel(photo_map):
+    _, x = photo_map
+    fig, errs = ia.recovery_panel(x, (4, 4), 3, ["avg_pool", "best_nu"])
+    assert math.isnan(errs["avg_pool"]) and 0 < errs["best_nu"] < 1
+    assert len(fig.axes) == 1 + 3                                     # the bars, the maps
+    bars = fig.axes[-1]
+    assert [t.get_text() for t in bars.texts] == [" n/a", f" {errs['best_nu']:.3f}"]
+
+
 def test_widget_follows_the_slider(photo_map):
     _, x = photo_map
     box = ia.recovery_widget(x, (4, 4), methods=["avg_pool", "random_nu", "best_nu"], c_nu=4,
@@ -186,6 +223,7 @@ def test_widget_follows_the_slider(photo_map):
     assert first["best_nu"] == pytest.approx(ia.recovery_errors(x, (4, 4), [4], ["best_nu"])
                                              ["best_nu"][0])
     assert "M = C·c_nu = 256·4" in box.info.value
+    assert f"<td>{first['best_nu']:.3f}</td>" in box.info.value
 
     box.c_nu.value = 8                                                # more numbers: smaller error
     assert box.errors["best_nu"] < first["best_nu"]
@@ -208,7 +246,7 @@ def test_widget_bounds_reject_out_of_range_values(photo_map):
     assert box.c_nu.value == 16 and box.errors["best_nu"] < 1e-6
     box.c_nu.value = 0
     assert box.c_nu.value == 1
-    with pytest.raises(ValueError, match=r"c_nu must be an integer in \[1, P=16\]"):
+    with pytest.raises(ValueError, match=r"c_nu must be an integer in \[1, 16\]"):
         ia.recovery_panel(x, (4, 4), 40)                              # ... the function says why
-    with pytest.raises(ValueError, match=r"c_nu must be an integer in \[1, P=16\]"):
+    with pytest.raises(ValueError, match=r"c_nu must be an integer in \[1, 16\]"):
         ia.recovery_widget(x, (4, 4), c_nu=17)
