@@ -15,7 +15,7 @@ Writes ``benchmarks/results/costs.{csv,md,json}`` and ``costs_units.png``, ``cos
 - what autograd keeps for ReGr's backward pass, over its input's size, at both shapes: <= 2.5
   (every unit's figure is in the tables, column ``saved_per_input``).
 
-All units use SPEC.md's defaults; nothing is tuned to pass a bar. How each number is measured
+All units use the package's defaults; nothing is tuned to pass a bar. How each number is measured
 (and what ``torch.utils.flop_counter`` leaves out) is in ``regr_edu/costs.py``'s docstring.
 """
 from __future__ import annotations
@@ -28,7 +28,6 @@ import os
 import pathlib
 import platform
 import sys
-import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -38,45 +37,21 @@ if str(ROOT) not in sys.path:
 import torch  # noqa: E402
 
 from regr_edu import costs  # noqa: E402
-
-
-def _atomic_write(path: pathlib.Path, write) -> None:
-    """``write(tmp_path)`` into a temporary file beside ``path``, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)                 # mkstemp makes 0600 files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+from regr_edu.training.checkpoint import write_atomic, write_text_atomic  # noqa: E402
 
 
 def write_csv(path: pathlib.Path, rows) -> None:
     columns = list(dict.fromkeys(k for r in rows for k in r))
 
-    def write(tmp):
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=columns)
-            w.writeheader()
-            w.writerows(rows)
-    _atomic_write(path, write)
-
-
-def write_text(path: pathlib.Path, text: str) -> None:
-    def write(tmp):
-        pathlib.Path(tmp).write_text(text, encoding="utf-8")
-    _atomic_write(path, write)
+    def write(f):
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    write_atomic(path, write, binary=False)
 
 
 def save_figure(path: pathlib.Path, fig) -> None:
-    def write(tmp):
-        fig.savefig(tmp, dpi=110, format="png")
-    _atomic_write(path, write)
+    write_atomic(path, lambda f: fig.savefig(f, dpi=110, format="png"))
 
 
 def machine(device: str = "cpu") -> dict:
@@ -105,7 +80,7 @@ def report(record: costs.Record, meta: dict) -> str:
         f"{meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
         f"{meta['machine']['threads']} torch thread(s), torch {meta['machine']['torch']}"
         f"{', on ' + meta['machine']['gpu'] if 'gpu' in meta['machine'] else ''}. "
-        "SPEC.md defaults; time = median of "
+        "The package's defaults; time = median of "
         f"{meta['repeats']} interleaved forward+backward runs (training mode), batch "
         f"{meta['batch']}; FLOPs = one forward pass of the whole batch, counted by "
         "`torch.utils.flop_counter` (matrix products and convolutions only: softmax, "
@@ -144,8 +119,6 @@ def report(record: costs.Record, meta: dict) -> str:
 
 def plots(out: pathlib.Path, stem: str, units, sweep) -> None:
     """``<stem>_units.png`` (time per map) and ``<stem>_sweep.png`` (costs against H x W)."""
-    import matplotlib
-    matplotlib.use("Agg")
     save_figure(out / f"{stem}_units.png",
                 costs.plot_units(units, "time_ms", "forward+backward time (ms)"))
     if sweep:
@@ -244,9 +217,9 @@ def main(argv=None) -> int:
                 quick=args.quick)
     stem += "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
     write_csv(args.out / f"{stem}.csv", record.rows())
-    write_text(args.out / f"{stem}.md", report(record, meta))
-    write_text(args.out / f"{stem}.json", json.dumps(dict(meta=meta, bars=record.bars),
-                                                     indent=2) + "\n")
+    write_text_atomic(report(record, meta), args.out / f"{stem}.md")
+    write_text_atomic(json.dumps(dict(meta=meta, bars=record.bars), indent=2) + "\n",
+                      args.out / f"{stem}.json")
     plots(args.out, stem, record.units, record.sweep)
     print()
     print(costs.markdown_table(record.bars, ["bar", "measured", "limit", "passed"]))

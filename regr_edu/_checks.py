@@ -59,6 +59,13 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_nonnegative_int(name: str, value: object) -> int:
+    """A seed, a count that may be zero, a number of retries: an int (not bool) ``>= 0``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
 def check_number(name: str, value: object, low: float, high: float, *, low_open: bool = False,
                  high_open: bool = False) -> float:
     """A real number (not bool, not NaN) in the interval ``low..high``; returns it as float.

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ._checks import check_choice, check_positive_int
 from .models._units import stage_unit_options
 from .units import create_unit
 
@@ -118,11 +119,22 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def count_flops(module: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, int]]:
-    """FLOPs of one forward pass (multiply-add = 2) and their split by operator."""
+def count_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+    """FLOPs of one call ``fn(*args, **kwargs)`` under ``torch.no_grad`` (multiply-add = 2) and
+    their split by operator: ``count_flops(module, x)`` for a unit's forward pass, or any function
+    of tensors (``count_flops(torch.softmax, a, -1)`` counts 0). The package's one FLOP counter."""
+    args = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
     with torch.no_grad():
-        flops, by_op, _ = forward_stats(module, x.detach())
-    return flops, by_op
+        return _counted(fn, *args, **kwargs)
+
+
+def _counted(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+    """``fn(*args, **kwargs)`` under :class:`FlopCounterMode`: total FLOPs and FLOPs by operator."""
+    with FlopCounterMode(display=False) as counter:
+        fn(*args, **kwargs)
+    by_op = {str(k).replace("aten.", ""): int(v)
+             for k, v in counter.get_flop_counts().get("Global", {}).items()}
+    return int(counter.get_total_flops()), by_op
 
 
 def forward_stats(module: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, int], int]:
@@ -138,12 +150,9 @@ def forward_stats(module: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, in
             seen[st.data_ptr()] = st.nbytes()
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), \
-            FlopCounterMode(display=False) as counter:
-        module(x)
-    by_op = {str(k).replace("aten.", ""): int(v)
-             for k, v in counter.get_flop_counts().get("Global", {}).items()}
-    return int(counter.get_total_flops()), by_op, sum(seen.values())
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        flops, by_op = _counted(module, x)
+    return flops, by_op, sum(seen.values())
 
 
 def forward_backward(module: nn.Module, x: torch.Tensor) -> None:
@@ -160,8 +169,7 @@ def time_interleaved(cases: Mapping[str, Callable[[], Any]], repeats: int = 5,
                      warmup: int = 1) -> dict[str, list[float]]:
     """Seconds per call of each case: ``warmup`` untimed rounds, then ``repeats`` rounds that
     run every case once, in turn."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    check_positive_int("repeats", repeats)
     for _ in range(warmup):
         for fn in cases.values():
             fn()
@@ -300,15 +308,40 @@ def backbone_costs(units: Sequence[str | None] = (None, "regr", "nl", "cgnl", "g
     return rows
 
 
+def pick(rows: Sequence[Mapping[str, Any]], unit: str, shape: str, key: str) -> Any:
+    """One measurement: ``key`` of ``unit`` at ``shape`` (``KeyError`` naming them if absent)."""
+    for r in rows:
+        if r.get("unit") == unit and r.get("shape") == shape:
+            return r[key]
+    raise KeyError(f"no row for unit {unit!r} at shape {shape!r}")
+
+
+def ratio(rows: Sequence[Mapping[str, Any]], shape: str, key: str, other: str,
+          unit: str = "ReGr") -> float:
+    """``key`` of ``unit`` over ``key`` of ``other`` at ``shape`` (ReGr's cost relative to a peer)."""
+    return pick(rows, unit, shape, key) / pick(rows, other, shape, key)
+
+
+def flops_split(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's forward GFLOPs by operator (``convolution``, ``addmm``, ``bmm`` ...), read back
+    from its ``flops_by_op`` column, with its ``shape`` and ``unit``."""
+    out = []
+    for r in rows:
+        by_op = dict(kv.split("=") for kv in str(r["flops_by_op"]).split(";") if kv)
+        out.append(dict(shape=r["shape"], unit=r["unit"],
+                        **{op: int(n) / 1e9 for op, n in by_op.items()}))
+    return out
+
+
 def bar_ratios(unit_rows: Sequence[Mapping[str, Any]],
                backbone_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The issue's bars from measured rows (time at the 448 res4 and res3 shapes; FLOP overhead
     of one unit on ResNet-50 at 448)."""
     def t(unit, shape):
-        return next(r["time_ms"] for r in unit_rows if r["unit"] == unit and r["shape"] == shape)
+        return pick(unit_rows, unit, shape, "time_ms")
 
     def flops(unit, shape):
-        return next(r["gflops"] for r in unit_rows if r["unit"] == unit and r["shape"] == shape)
+        return pick(unit_rows, unit, shape, "gflops")
 
     def overhead(unit):
         return next(r["gflops_overhead"] for r in backbone_rows if r["unit"] == unit)
@@ -338,8 +371,7 @@ def explore(unit: str, channels: int = 512, side: int = 28, frames: int = 1, bat
     """Costs of one unit on one map (the chapter's widget calls this): ``unit`` is a label of
     :data:`COST_UNITS` or :data:`COST_VARIANTS`."""
     table = {**COST_UNITS, **COST_VARIANTS}
-    if unit not in table:
-        raise ValueError(f"unit must be one of {list(table)}, got {unit!r}")
+    check_choice("unit", unit, list(table))
     size = (side, side) if frames == 1 else (frames, side, side)
     name, opts = table[unit]
     row = unit_costs([Shape("custom", channels, size)], {unit: (name, {**opts, **options})},
@@ -379,12 +411,15 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 def plot_sweep(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("gflops", "time_ms",
                "saved_mb"), title: str = ""):
-    """Small multiples: one panel per metric, cost against the number of positions, log-log."""
-    import matplotlib.pyplot as plt
-    labels = METRIC_LABELS
+    """Small multiples: one panel per metric, cost against the number of positions, log-log.
+    A ``matplotlib.figure.Figure`` (no ``pyplot`` state)."""
+    from matplotlib.ticker import NullLocator
+
+    from .interactive._display import new_figure
     ncols = min(2, len(metrics))
     nrows = -(-len(metrics) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.3 * nrows), squeeze=False)
+    fig, axes = new_figure(nrows, ncols, figsize=(4.4 * ncols, 3.3 * nrows), squeeze=False,
+                           layout="constrained")
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
     units = list(dict.fromkeys(r["unit"] for r in rows))
@@ -395,26 +430,26 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("gfl
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=u)
         ax.set(xscale="log", yscale="log", xlabel="map H x W (log of positions)",
-               title=labels.get(metric, metric))
+               title=METRIC_LABELS.get(metric, metric))
         ticks = sorted({(r["positions"], r["size"]) for r in rows})
         ax.set_xticks([p for p, _ in ticks], [s for _, s in ticks], fontsize=7)
-        ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
 def plot_units(rows: Sequence[Mapping[str, Any]], metric: str = "time_ms", title: str = ""):
-    """Small multiples: one bar panel per shape, one bar per unit."""
-    import matplotlib.pyplot as plt
-    labels = METRIC_LABELS
+    """Small multiples: one bar panel per shape, one bar per unit. A
+    ``matplotlib.figure.Figure`` (no ``pyplot`` state)."""
+    from .interactive._display import new_figure
     shapes = list(dict.fromkeys(r["shape"] for r in rows))
     ncols = min(3, len(shapes))
     nrows = -(-len(shapes) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.9 * nrows), squeeze=False)
+    fig, axes = new_figure(nrows, ncols, figsize=(3.0 * ncols, 2.9 * nrows), squeeze=False,
+                           layout="constrained")
     for ax in axes.flat[len(shapes):]:
         ax.set_visible(False)
     for ax, s in zip(axes.flat, shapes):
@@ -426,10 +461,9 @@ def plot_units(rows: Sequence[Mapping[str, Any]], metric: str = "time_ms", title
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
     for row in axes:
-        row[0].set_ylabel(labels.get(metric, metric))
+        row[0].set_ylabel(METRIC_LABELS.get(metric, metric))
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 

@@ -11,6 +11,8 @@ from typing import Any, Mapping
 
 from torch import nn
 
+from ._checks import check_choice
+
 # name -> "module:Class", imported on first use (ReGr's module is heavy and the peers are not
 # needed by every caller).
 UNIT_CLASSES: dict[str, str] = {
@@ -23,8 +25,7 @@ UNIT_CLASSES: dict[str, str] = {
 
 def unit_class(name: str) -> type[nn.Module]:
     """The class registered under ``name``; ``ValueError`` listing the names for an unknown one."""
-    if not isinstance(name, str) or name not in UNIT_CLASSES:
-        raise ValueError(f"unit must be one of {sorted(UNIT_CLASSES)}, got {name!r}")
+    check_choice("unit", name, sorted(UNIT_CLASSES))
     module_name, attr = UNIT_CLASSES[name].split(":")
     return getattr(importlib.import_module(module_name), attr)
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import csv
+import sys
 
 import pytest
+import torch
 
 from regr_edu import costs
 
@@ -96,3 +98,48 @@ def test_explore():
     assert costs.explore("ReGr-GCN", channels=64, side=8, frames=2, repeats=1)["size"] == "2x8x8"
     with pytest.raises(ValueError, match=r"unit must be one of \['ReGr', 'NL'.*got 'nl'"):
         costs.explore("nl")
+
+
+def test_count_flops_counts_any_function_and_only_products():
+    """The one FLOP counter: a module's forward pass or any function of tensors."""
+    a = torch.randn(1, 8, 8)
+    assert costs.count_flops(torch.softmax, a, -1) == (0, {})
+    flops, by_op = costs.count_flops(lambda t: t @ t, a)
+    assert flops == 2 * 8 ** 3 and by_op == {"bmm": 2 * 8 ** 3}
+
+
+def test_pick_ratio_and_flops_split_read_rows_back():
+    rows = [dict(shape="s", unit="ReGr", gflops=1.0, flops_by_op="bmm=500000000;convolution=500000000"),
+            dict(shape="s", unit="NL", gflops=4.0, flops_by_op="convolution=4000000000")]
+    assert costs.pick(rows, "NL", "s", "gflops") == 4.0
+    assert costs.ratio(rows, "s", "gflops", "NL") == 0.25
+    with pytest.raises(KeyError, match="no row for unit 'GloRe' at shape 's'"):
+        costs.pick(rows, "GloRe", "s", "gflops")
+    split = costs.flops_split(rows)
+    assert split[0] == dict(shape="s", unit="ReGr", bmm=0.5, convolution=0.5)
+    assert split[1] == dict(shape="s", unit="NL", convolution=4.0)
+
+
+def test_plots_are_figures_without_pyplot_state():
+    from matplotlib.figure import Figure
+    rows = [dict(shape="a", unit=u, size="4x4", positions=16, time_ms=t, gflops=t)
+            for u, t in (("ReGr", 1.0), ("NL", 2.0))]
+    rows += [dict(r, shape="b", size="8x8", positions=64, time_ms=4 * r["time_ms"]) for r in rows]
+    plt = sys.modules.get("matplotlib.pyplot")
+    before = plt.get_fignums() if plt is not None else []
+    for fig in (costs.plot_units(rows, "time_ms", "t"), costs.plot_sweep(rows, ("time_ms",))):
+        assert type(fig) is Figure and fig.axes
+    plt = sys.modules.get("matplotlib.pyplot")
+    assert (plt.get_fignums() if plt is not None else []) == before
+
+
+def test_grade_count_regions():
+    from regr_edu.interactive.peers_costs import grade_count_regions
+    right = grade_count_regions(lambda side, scales: sum(-(-side // h) * -(-side // w)
+                                                         for h, w in scales), verbose=False)
+    assert right and right.cases_run == 6
+    unpadded = grade_count_regions(lambda side, scales: sum((side // h) * (side // w)
+                                                            for h, w in scales), verbose=False)
+    assert not unpadded and "count_regions(14, ((3, 3), (5, 5))): expected N = 34" in str(unpadded)
+    broken = grade_count_regions(lambda side, scales: 1 / 0, verbose=False)
+    assert not broken and "ZeroDivisionError" in str(broken)

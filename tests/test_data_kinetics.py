@@ -96,7 +96,7 @@ def test_errors_name_file_line_and_value(tmp_path, kinetics):
         Kinetics(root, tmp_path, train=False)
     with pytest.raises(FileNotFoundError, match=r"root must be the Kinetics video folder"):
         Kinetics(tmp_path / "nowhere", bad)
-    with pytest.raises(ValueError, match=r"frames must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"frames must be a positive integer, got 0"):
         Kinetics(root, bad, frames=0)
 
 

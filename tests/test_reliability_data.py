@@ -15,7 +15,7 @@ import tarfile
 
 import pytest
 
-from regr_edu.data import download as dl
+from regr_edu.data import archives, download as dl
 from regr_edu.data import fixtures
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -143,7 +143,7 @@ def test_a_damaged_rar_that_extracts_nothing_says_so_and_names_it(tmp_path, monk
     (tmp_path / "ucfTrainTestlist" / "classInd.txt").write_text("1 YoYo\r\n")
     rar = fixtures.write_stored_rar(tmp_path / dl.UCF101_FILENAME, [("UCF-101/a.txt", b"a")])
     monkeypatch.setattr(dl, "unar_available", lambda: True)
-    monkeypatch.setattr(dl, "_extract_rar", lambda archive, tmp, progress: None)
+    monkeypatch.setattr(archives, "_extract_rar", lambda archive, tmp, progress: None)
     with pytest.raises(dl.CorruptArchiveError) as err:
         dl.prepare_ucf101(tmp_path, download=False, progress=False)
     assert str(rar) in str(err.value) and "not UCF101.rar as published (or is damaged)" \

@@ -35,6 +35,8 @@ import numpy as np
 import torch
 import torch.utils.data
 
+from .._checks import check_choice, check_int, check_nonnegative_int, check_positive_int
+
 #: How far (in pixels) a receptive field of ``small_resnet``'s last stage reaches from its centre.
 RF_HALF_WIDTH = 23
 
@@ -72,10 +74,6 @@ def corner_box(size: int) -> int:
     return (size - 2 * RF_HALF_WIDTH) // 2
 
 
-def _check(name: str, value: object, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
 
 
 def _corner_origin(corner: int, size: int, box: int) -> tuple[int, int]:
@@ -112,15 +110,13 @@ class _Synthetic(torch.utils.data.Dataset):
 
     def __init__(self, num_samples: int, size: int, seed: int, split: str, clutter: int,
                  noise: float) -> None:
-        self.num_samples = _check("num_samples", num_samples, 1)
+        self.num_samples = check_positive_int("num_samples", num_samples)
         self.size = size
         self.box = corner_box(size)
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        if split not in _SPLITS:
-            raise ValueError(f"split must be one of {list(_SPLITS)}, got {split!r}")
+        check_nonnegative_int("seed", seed)
+        check_choice("split", split, list(_SPLITS))
         self.seed, self.split = seed, split
-        self.clutter = _check("clutter", clutter, 0)
+        self.clutter = check_nonnegative_int("clutter", clutter)
         if not 0.0 <= float(noise) <= 1.0:
             raise ValueError(f"noise must be in [0, 1], got {noise!r}")
         self.noise = float(noise)
@@ -242,8 +238,8 @@ class SyntheticClips(_Synthetic):
                  split: str = "train", side: int = 3, clutter: int = 24,
                  noise: float = 0.03) -> None:
         super().__init__(num_samples, size, seed, split, clutter, noise)
-        self.frames = _check("frames", frames, 2)
-        self.side = _check("side", side, 1)
+        self.frames = check_int("frames", frames, 2)
+        self.side = check_positive_int("side", side)
         if side >= self.box:
             raise ValueError(f"side must be smaller than the corner box ({self.box} pixels at "
                              f"size {size}), got {side}")

@@ -43,6 +43,8 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_positive_int
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGENET_MEAN_RGB255 = tuple(round(255 * m) for m in IMAGENET_MEAN)  # (124, 116, 104)
@@ -57,12 +59,6 @@ def _check_pair(name: str, value: object, low: float = 0.0) -> tuple[float, floa
     if not (low < a <= b):
         raise ValueError(f"{name} must satisfy {low} < low <= high, got {value!r}")
     return a, b
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _uniform(low: float, high: float) -> float:
@@ -87,7 +83,7 @@ class RandomAreaCrop:
     def __init__(self, size: int = 448, scale: Sequence[float] = (0.08, 1.25),
                  ratio: Sequence[float] = (3 / 4, 4 / 3), oversize: str = "pad",
                  fill: Sequence[int] = IMAGENET_MEAN_RGB255) -> None:
-        self.size = _check_positive_int("size", size)
+        self.size = check_positive_int("size", size)
         self.scale = _check_pair("scale", scale)
         self.ratio = _check_pair("ratio", ratio)
         if oversize not in ("pad", "clamp"):
@@ -145,8 +141,8 @@ def cub_train_transform(size: int = 448, scale: Sequence[float] = (0.08, 1.25),
 def cub_test_transform(resize: int = 512, size: int = 448, normalize: bool = True) -> Callable:
     """The paper's CUB test transform: shorter side ``resize``, centre crop ``size``."""
     from torchvision import transforms as T
-    _check_positive_int("resize", resize)
-    _check_positive_int("size", size)
+    check_positive_int("resize", resize)
+    check_positive_int("size", size)
     if size > resize:
         raise ValueError(f"size must be <= resize (a centre crop of the resized image), got "
                          f"size={size}, resize={resize}")
@@ -198,8 +194,8 @@ class ClipRandomShortSide:
     """Shorter side to a random integer in ``[low, high]``, one draw per clip."""
 
     def __init__(self, low: int = 256, high: int = 320) -> None:
-        _check_positive_int("low", low)
-        _check_positive_int("high", high)
+        check_positive_int("low", low)
+        check_positive_int("high", high)
         if low > high:
             raise ValueError(f"low must be <= high, got low={low}, high={high}")
         self.low, self.high = low, high
@@ -215,7 +211,7 @@ class ClipShortSide:
     """Shorter side to ``size``."""
 
     def __init__(self, size: int = 256) -> None:
-        self.size = _check_positive_int("size", size)
+        self.size = check_positive_int("size", size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         return resize_short_side(clip, self.size)
@@ -228,7 +224,7 @@ class ClipRandomCrop:
     """The same random ``size x size`` window in every frame."""
 
     def __init__(self, size: int = 224) -> None:
-        self.size = _check_positive_int("size", size)
+        self.size = check_positive_int("size", size)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         _, _, H, W = _check_clip(clip).shape
@@ -267,8 +263,8 @@ class ClipMultiCrop:
     """
 
     def __init__(self, size: int | None = None, crops: int = 3) -> None:
-        self.size = None if size is None else _check_positive_int("size", size)
-        self.crops = _check_positive_int("crops", crops)
+        self.size = None if size is None else check_positive_int("size", size)
+        self.crops = check_positive_int("crops", crops)
 
     def __call__(self, clip: torch.Tensor) -> torch.Tensor:
         _, _, H, W = _check_clip(clip).shape

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.utils.data
 
+from .._checks import check_positive_int
 from .cub import read_table
 from .download import UCF101_FOLDER, UCF101_SPLITS_FOLDER
 from .transforms import to_float_clip
@@ -228,8 +229,7 @@ def check_clip_options(train: object, frames: object, clips_per_video: object, w
         raise TypeError(f"train must be a bool, got {train!r}")
     for name, value in (("frames", frames), ("clips_per_video", clips_per_video),
                         ("window", window), ("max_skips", max_skips)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(name, value)
     if window < frames:
         raise ValueError(f"window must be >= frames, got window={window}, frames={frames}")
     if stride is not None:

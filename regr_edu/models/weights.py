@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
-import tempfile
 import urllib.error
 import urllib.request
 from typing import Callable, Mapping
@@ -42,24 +41,22 @@ def imagenet_cache_path() -> pathlib.Path:
 
 
 def _fetch(url: str, dst: pathlib.Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
-    """Download ``url`` to ``dst`` atomically (temporary file in the same folder, then
-    ``os.replace``); torchvision's file names carry the first 8 hex digits of the SHA-256."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    """Download ``url`` to ``dst`` atomically (:func:`regr_edu.training.checkpoint.write_atomic`:
+    a temporary file in the same folder, then ``os.replace``); torchvision's file names carry the
+    first 8 hex digits of the SHA-256, and a file that does not match is never put in place."""
+    from ..training.checkpoint import write_atomic
     prefix = dst.stem.rsplit("-", 1)[-1]
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, suffix=".part")
-    try:
+
+    def write(f) -> None:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
             while chunk := r.read(1 << 20):
                 digest.update(chunk)
                 f.write(chunk)
         if not digest.hexdigest().startswith(prefix):
             raise RuntimeError(f"downloaded {url} but its SHA-256 {digest.hexdigest()[:8]}... "
                                f"does not start with {prefix} (from the file name)")
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(dst, write)
 
 
 def imagenet_state_dict() -> dict[str, torch.Tensor]:

@@ -38,7 +38,8 @@ import math
 import torch
 from torch import nn
 
-from .._checks import as_5d, check_choice, check_positive_int, refuse_jit_script
+from .._checks import (as_5d, check_choice, check_nonnegative_int, check_positive_int,
+                       refuse_jit_script)
 
 KERNELS = ("dot", "gaussian")
 
@@ -81,8 +82,7 @@ class CGNL(nn.Module):
                 raise ValueError(f"{name} must be divisible by groups={groups} (grouped conv and "
                                  f"GroupNorm), got {name}={value}")
         if kernel == "gaussian":
-            if not isinstance(order, int) or isinstance(order, bool) or order < 0:
-                raise ValueError(f"order must be a non-negative integer, got {order!r}")
+            check_nonnegative_int("order", order)
             if not gamma > 0:
                 raise ValueError(f"gamma must be positive, got {gamma!r}")
         self.in_channels, self.inner_channels, self.groups = in_channels, inner, groups

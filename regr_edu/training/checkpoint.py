@@ -18,7 +18,7 @@ import os
 import pathlib
 import random
 import tempfile
-from typing import Any
+from typing import IO, Any, Callable
 
 import numpy as np
 import torch
@@ -43,21 +43,27 @@ def _temporary(path: pathlib.Path) -> tuple[int, str]:
 
 def save_atomic(obj: Any, path: "str | os.PathLike[str]") -> pathlib.Path:
     """``torch.save(obj)`` to ``path`` so that ``path`` is either the old or the new file."""
-    return _write_atomic(path, "wb", lambda f: torch.save(obj, f))
+    return write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def write_text_atomic(text: str, path: "str | os.PathLike[str]") -> pathlib.Path:
     """Write a text file the same way (temporary file, fsync, ``os.replace``)."""
-    return _write_atomic(path, "w", lambda f: f.write(text))
+    return write_atomic(path, lambda f: f.write(text), binary=False)
 
 
-def _write_atomic(path: "str | os.PathLike[str]", mode: str, write) -> pathlib.Path:
+def write_atomic(path: "str | os.PathLike[str]", write: Callable[[IO], Any], *,
+                 binary: bool = True) -> pathlib.Path:
     """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then ``os.replace``:
-    a crash leaves either the old file or the new one, never half of it."""
+    a crash leaves either the old file or the new one, never half of it. The package's one
+    atomic writer (:func:`save_atomic` and :func:`write_text_atomic` are it for a torch object
+    and a string). An exception from ``write`` removes the temporary file and leaves ``path`` as
+    it was. Text files are UTF-8 with newlines written as given (``newline=""``, as ``csv``
+    wants)."""
     path = pathlib.Path(path)
     fd, tmp = _temporary(path)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        with os.fdopen(fd, "wb" if binary else "w",
+                       **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

@@ -13,6 +13,8 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .._checks import check_choice, check_nonnegative_int, check_positive_int
+
 DATASETS = ("synthetic-image", "synthetic-video", "cub", "ucf101", "kinetics")
 MODELS = ("small_resnet", "resnet50", "c2d_resnet50", "i3d_resnet50")
 UNIT_NAMES = ("regr", "nl", "cgnl", "glore")
@@ -151,29 +153,22 @@ def _positive(cfg: TrainConfig, *names: str) -> None:
         value = getattr(cfg, name)
         if value is None and FIELDS[name].default is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_int(name, value)
 
 
 def check_config(cfg: TrainConfig) -> None:
     """``ValueError`` naming the field, the rule and the value for every inconsistency."""
-    if cfg.dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {list(DATASETS)}, got {cfg.dataset!r}")
-    if cfg.model not in MODELS:
-        raise ValueError(f"model must be one of {list(MODELS)}, got {cfg.model!r}")
+    check_choice("dataset", cfg.dataset, list(DATASETS))
+    check_choice("model", cfg.model, list(MODELS))
     if cfg.unit is not None and cfg.unit not in UNIT_NAMES:
         raise ValueError(f"unit must be one of {list(UNIT_NAMES)} or none, got {cfg.unit!r}")
-    if cfg.optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {cfg.optimizer!r}")
-    if cfg.schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {cfg.schedule!r}")
+    check_choice("optimizer", cfg.optimizer, list(OPTIMIZERS))
+    check_choice("schedule", cfg.schedule, list(SCHEDULES))
     _positive(cfg, "epochs", "batch_size", "num_units", "image_size", "frames", "test_clips",
               "test_crops", "train_samples", "test_samples", "eval_every", "test_batch_size",
               "max_steps", "max_eval_steps", "test_resize", "threads", "stop_epoch")
     for name in ("workers", "seed", "data_seed"):
-        value = getattr(cfg, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        check_nonnegative_int(name, getattr(cfg, name))
     for name in ("lr", "momentum", "weight_decay", "lr_gamma", "warmup_epochs",
                  "warmup_factor", "label_smoothing"):
         value = getattr(cfg, name)

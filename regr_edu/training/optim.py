@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_choice
 from .config import OPTIMIZERS
 
 
@@ -53,8 +54,7 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float = 0.0) -> list
 def build_optimizer(name: str, model: nn.Module, lr: float, momentum: float = 0.9,
                     weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """``"sgd"`` (with ``momentum``) or ``"adam"`` over :func:`param_groups` of ``model``."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")
+    check_choice("optimizer", name, list(OPTIMIZERS))
     groups = param_groups(model, lr, weight_decay)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
