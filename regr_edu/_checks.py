@@ -138,6 +138,21 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> in
     return int(value)
 
 
+def check_size(name: str, value: object, lengths: Sequence[int] = (2,)) -> tuple[int, ...]:
+    """A size such as ``(H, W)`` or ``(T, H, W)``: positive integers, as many as one of
+    ``lengths``; returned as a tuple of ints, else a ``ValueError``."""
+    import numbers
+    try:
+        size = tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        size = ()
+    if not (len(size) in lengths and all(isinstance(v, numbers.Integral) and
+                                         not isinstance(v, bool) and v >= 1 for v in size)):
+        names = " or ".join({2: "(H, W)", 3: "(T, H, W)"}.get(n, f"{n} numbers") for n in lengths)
+        raise ValueError(f"{name} must be {names} of positive integers, got {value!r}")
+    return tuple(int(v) for v in size)
+
+
 def check_shape(name: str, x: torch.Tensor, shape: Sequence[int | None], layout: str) -> None:
     """A floating-point tensor of ``len(shape)`` axes whose sizes match ``shape`` (``None``:
     any size); else a ``ValueError`` naming ``name``, ``layout`` (the rule) and the shape."""

@@ -100,6 +100,48 @@ def test_region_boxes_hand_checked_clip():
     assert b.input_frame(1) == 2                            # map frame 1 shows input frame 2
 
 
+def test_region_boxes_follow_the_region_layout(explained):
+    _, _, info, boxes = explained
+    layout = info.layout
+    sy, sx = boxes.input_size[1] / info.map_size[1], boxes.input_size[2] / info.map_size[2]
+    for j in range(layout.num_regions):
+        s, t, gy, gx = layout.locate(j)
+        _, y0, x0, h, w = layout.cells(j)
+        assert (boxes.scale[j], boxes.frame[j], *boxes.cell[j]) == (s, t, gy, gx)
+        assert boxes.box[j].tolist() == [x0 * sx, y0 * sy, (x0 + w) * sx, (y0 + h) * sy]
+
+
+def test_region_indices_may_be_numpy_integers(explained):
+    x, _, info, boxes = explained
+    small = boxes.of_scale(0)                             # an int64 array
+    idx, _ = viz.top_related(info.R[0], small[3], 2, candidates=small)
+    assert idx.tolist() == viz.top_related(info.R[0], 3, 2, candidates=small)[0].tolist()
+    viz.related_regions_grid(x[0], info.R[0], boxes, small[:2], k=1)
+    with pytest.raises(ValueError, match=r"i must be an integer in \[0, 19\], got 2.0"):
+        viz.top_related(info.R[0], 2.0, 2)
+
+
+def test_check_size_names_parameter_rule_and_value():
+    from regr_edu._checks import check_size
+    assert check_size("size", (8, np.int64(4))) == (8, 4)
+    assert check_size("input_size", [2, 8, 8], (2, 3)) == (2, 8, 8)
+    for bad in [(8,), (8, 0), (8, 4.0), (True, 4), 7, "ab"]:
+        with pytest.raises(ValueError, match=r"size must be \(H, W\) of positive integers, got"):
+            check_size("size", bad)
+    with pytest.raises(ValueError, match=r"map_size must be \(H, W\) or \(T, H, W\) of positive "
+                                         r"integers, got \(1, 2, 3, 4\)"):
+        check_size("map_size", (1, 2, 3, 4), (2, 3))
+
+
+def test_viz_figures_are_not_pyplot_figures(explained):
+    import matplotlib.pyplot as plt
+    x, _, info, boxes = explained
+    before = plt.get_fignums()
+    fig = viz.related_regions_figure(x[0], info.R[0], boxes, 3, 2)
+    assert plt.get_fignums() == before and all(not ax.get_xticks().size for ax in fig.axes
+                                               if ax.images)
+
+
 def test_region_boxes_match_the_unit(explained):
     _, _, info, boxes = explained
     assert len(boxes) == info.R.shape[-1] == info.V.shape[1]
@@ -225,13 +267,13 @@ def test_widget_responds_to_value_changes(explained):
 
 
 # ------------------------------------------------------------------ checkpoints
-def test_load_checkpoint_round_trip(tmp_path, regr_model):
+def test_load_trained_model_round_trip(tmp_path, regr_model):
     path = tmp_path / "checkpoint.pth"
     args = {"model": "small_resnet", "unit": "regr", "num_units": 1, "num_classes": 4,
             "input_size": [32, 32],
             "unit_kwargs": {"scales": [[2, 2], [4, 4]]}}
     torch.save({"model": regr_model.state_dict(), "args": args}, path)
-    m, got = viz.load_checkpoint(path, build=lambda a: rg.models.small_resnet(
+    m, got = viz.load_trained_model(path, build=lambda a: rg.models.small_resnet(
         a["num_classes"], unit=a["unit"], widths=(8, 16, 32), input_size=tuple(a["input_size"]),
         scales=((2, 2), (4, 4))))
     x = torch.randn(2, 3, 32, 32)
@@ -239,12 +281,19 @@ def test_load_checkpoint_round_trip(tmp_path, regr_model):
     assert got["unit"] == "regr" and not m.training
 
 
-def test_load_checkpoint_of_a_training_run(tmp_path):
+def test_viz_loads_a_model_training_loads_a_checkpoint():
+    # two functions, two names: viz's returns (model, args), training's the raw contents
+    import regr_edu.training as training
+    assert not hasattr(viz, "load_checkpoint") and "load_checkpoint" not in viz.__all__
+    assert viz.load_trained_model is not training.load_checkpoint
+
+
+def test_load_trained_model_of_a_training_run(tmp_path):
     from regr_edu.training import make_config, run
     run(make_config({"train_samples": 16, "test_samples": 8, "epochs": 1, "batch_size": 8,
                      "max_steps": 1, "unit": "regr", "unit_kwargs": {"scales": [[4, 4]]},
                      "output_dir": str(tmp_path), "progress": False, "threads": 1}))
-    model, args = viz.load_checkpoint(tmp_path / "checkpoint.pth")
+    model, args = viz.load_trained_model(tmp_path / "checkpoint.pth")
     saved = torch.load(tmp_path / "checkpoint.pth", weights_only=True)["model"]
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, saved[k])
@@ -294,21 +343,25 @@ def test_bad_arguments_are_clear_value_errors(explained, regr_model, tmp_path):
         viz.feature_heatmap(torch.randn(1, 4, 4, 4), "max")
     with pytest.raises(ValueError, match="method must be one of"):
         viz.attribute(regr_model, x, 0, "saliency")
-    with pytest.raises(ValueError, match="n_steps must be an integer >= 2"):
+    with pytest.raises(ValueError, match=r"n_steps must be an integer of at least 2, got 1"):
         viz.attribute(regr_model, x, 0, "ig", n_steps=1)
     with pytest.raises(ValueError, match=r"target must be one class or one per sample \(2\)"):
         viz.attribute(regr_model, x, [0, 1, 2])
     with pytest.raises(ValueError, match="methods must be a non-empty subset"):
         viz.attribution_figure({"m": regr_model}, x, methods=["lime"])
+    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\], got 1.5"):
+        viz.unit_heatmaps_figure(x[0], torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8), alpha=1.5)
+    with pytest.raises(ValueError, match=r"sample must be an integer in \[0, 0\], got 1"):
+        viz.unit_heatmaps_figure(x[0], torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8), sample=1)
     with pytest.raises(ValueError, match="before and after must have the same shape"):
         viz.unit_heatmaps_figure(x[0], torch.randn(1, 4, 8, 8), torch.randn(1, 4, 4, 4))
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, 19\]"):
         viz.related_regions_widget(x[0], R, boxes, k=0)
     with pytest.raises(ValueError, match="checkpoint must be an existing file"):
-        viz.load_checkpoint(tmp_path / "missing.pth")
+        viz.load_trained_model(tmp_path / "missing.pth")
     torch.save([1, 2], tmp_path / "list.pth")
     with pytest.raises(ValueError, match="checkpoint must hold a dict"):
-        viz.load_checkpoint(tmp_path / "list.pth")
+        viz.load_trained_model(tmp_path / "list.pth")
 
 
 def test_import_viz_is_light():

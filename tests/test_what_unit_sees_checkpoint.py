@@ -30,7 +30,8 @@ def chapter_cells() -> tuple[str, str]:
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     own = [c for c in code if c.startswith("if CHECKPOINT is not None:")]
     assert len(own) == 1, "the chapter's own-checkpoint cell is gone"
-    return code[0], own[0]
+    imports = "\n".join(line for line in code[0].splitlines() if not line.startswith("%"))
+    return imports, own[0]                     # IPython magics (%matplotlib) are not Python
 
 
 def run_cell(checkpoint: pathlib.Path) -> list:
@@ -64,7 +65,7 @@ def ucf_checkpoint(tmp_path_factory):
 
 
 def test_example_of_a_cub_checkpoint(cub_checkpoint):
-    _, args = viz.load_checkpoint(cub_checkpoint)
+    _, args = viz.load_trained_model(cub_checkpoint)
     x, label, norm = viz.checkpoint_example(args)
     assert args["dataset"] == "cub" and x.shape == (3, 32, 32) and set(norm) == {"mean", "std"}
     figures = run_cell(cub_checkpoint)
@@ -72,7 +73,7 @@ def test_example_of_a_cub_checkpoint(cub_checkpoint):
 
 
 def test_example_of_a_ucf101_checkpoint(ucf_checkpoint):
-    _, args = viz.load_checkpoint(ucf_checkpoint)
+    _, args = viz.load_trained_model(ucf_checkpoint)
     x, label, norm = viz.checkpoint_example(args)
     assert args["dataset"] == "ucf101" and x.shape == (3, 4, 32, 32)
     figures = run_cell(ucf_checkpoint)
@@ -80,6 +81,8 @@ def test_example_of_a_ucf101_checkpoint(ucf_checkpoint):
 
 
 def test_example_index_is_checked(cub_checkpoint):
-    _, args = viz.load_checkpoint(cub_checkpoint)
+    _, args = viz.load_trained_model(cub_checkpoint)
     with pytest.raises(ValueError, match="index must be"):
         viz.checkpoint_example(args, index=10_000)
+    with pytest.raises(ValueError, match=r"index must be an integer of at least 0, got -1"):
+        viz.checkpoint_example(args, index=-1)

@@ -5,11 +5,12 @@ r"""Seeing the reasoning: relation maps, feature heatmaps and attributions (the 
   :func:`related_regions_figure` (arrows, one panel per scale), :func:`related_regions_grid`
   (small multiples) and :func:`related_regions_widget` (sliders for ``i`` and ``k``).
 - Feature maps before and after a unit (Fig. 5b/d): :func:`capture_unit_io` (forward hooks),
-  :func:`explain_units` (``ReGr.explain`` on what each unit saw), :func:`feature_heatmap`,
+  :func:`explain_units` (``ReGr.explain`` on what each unit saw: a
+  :class:`~regr_edu.trace.UnitTrace` per unit), :func:`feature_heatmap`,
   :func:`unit_heatmaps_figure`.
 - Attributions with Captum: :func:`attribute` (Grad-CAM, Integrated Gradients) and
   :func:`attribution_figure` (baseline and +ReGr side by side).
-- A trained model from a checkpoint: :func:`load_checkpoint`; one input of its data set,
+- A trained model from a checkpoint: :func:`load_trained_model`; one input of its data set,
   built as its run built it: :func:`checkpoint_example`.
 
 matplotlib, captum and ipywidgets are imported on first use, not by ``import regr_edu.viz``.
@@ -21,7 +22,7 @@ from typing import Any
 
 from ._common import to_display
 from .attributions import FeatureTap, attribute, attribution_figure, predict
-from .checkpoint import checkpoint_example, load_checkpoint
+from .checkpoint import checkpoint_example, load_trained_model
 from .features import (UnitIO, capture_unit_io, explain_units, feature_heatmap, find_units,
                        heatmap_change, unit_heatmaps_figure)
 from .regions import (RegionBoxes, region_boxes, related_regions_figure, related_regions_grid,
@@ -46,7 +47,7 @@ __all__ = [
     "attribution_figure",
     "predict",
     "FeatureTap",
-    "load_checkpoint",
+    "load_trained_model",
     "checkpoint_example",
     "to_display",
 ]

@@ -1,39 +1,25 @@
-"""Shared helpers of :mod:`regr_edu.viz`: argument checks, images for display, figures.
+"""Shared helpers of :mod:`regr_edu.viz`: an index check, images for display, panels.
 
-Figures are built with :class:`matplotlib.figure.Figure` directly, not through ``pyplot``: they
-are not registered in pyplot's global list (nothing leaks when a widget redraws a hundred times)
-and a notebook shows one returned figure once.
+Figures are built with :func:`regr_edu.interactive.new_figure`, a
+:class:`matplotlib.figure.Figure` not registered in ``pyplot``'s global list (nothing leaks when
+a widget redraws a hundred times), and a notebook shows one returned figure once. Argument
+checks are :mod:`regr_edu._checks`'; PNGs come from :func:`regr_edu.interactive.figure_png`.
 """
 from __future__ import annotations
 
-import io
 from typing import Sequence
 
 import numpy as np
 import torch
 
-
-def check_int_in(name: str, value: object, low: int, high: int) -> int:
-    """``value`` as an int in ``[low, high]``, else a ``ValueError`` naming the rule."""
-    if isinstance(value, (np.integer,)):
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    return value
+from .._checks import check_int
+from ..interactive._display import new_figure
 
 
-def check_size(name: str, value: object, lengths: Sequence[int] = (2,)) -> tuple[int, ...]:
-    """A size such as ``(H, W)`` or ``(T, H, W)``: a tuple of positive ints of an allowed length."""
-    try:
-        size = tuple(value)  # type: ignore[arg-type]
-    except TypeError:
-        size = ()
-    ok = len(size) in lengths and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                      and v >= 1 for v in size)
-    if not ok:
-        names = " or ".join({2: "(H, W)", 3: "(T, H, W)"}.get(n, f"{n} numbers") for n in lengths)
-        raise ValueError(f"{name} must be {names} of positive integers, got {value!r}")
-    return tuple(int(v) for v in size)
+def check_index(name: str, value: object, low: int, high: int) -> int:
+    """:func:`regr_edu._checks.check_int` that also takes a numpy integer (a region index read
+    off an array, e.g. :meth:`.RegionBoxes.of_scale`)."""
+    return check_int(name, int(value) if isinstance(value, np.integer) else value, low, high)
 
 
 def as_numpy(name: str, x: object) -> np.ndarray:
@@ -81,20 +67,12 @@ def to_display(image: object, mean: Sequence[float] | None = None,
     return (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
 
 
-def new_figure(nrows: int, ncols: int, panel: float = 2.6, squeeze: bool = False):
-    """A ``Figure`` (not pyplot) and its ``(nrows, ncols)`` array of axes, with axis ticks off."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(panel * ncols, panel * nrows + 0.3), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=squeeze)
+def panels(nrows: int, ncols: int, panel: float = 2.6, squeeze: bool = False):
+    """A figure of ``(nrows, ncols)`` square panels (:func:`regr_edu.interactive.new_figure`, no
+    pyplot state) and its array of axes, with axis ticks off."""
+    fig, axes = new_figure(nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.3),
+                           layout="constrained", squeeze=squeeze)
     for ax in np.atleast_1d(axes).ravel():
         ax.set_xticks([])
         ax.set_yticks([])
     return fig, axes
-
-
-def figure_png(fig) -> bytes:
-    """Render a figure to PNG bytes (for an ``ipywidgets.Image``)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return buf.getvalue()

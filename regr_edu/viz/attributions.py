@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_float, check_rank
-from ._common import as_numpy, check_int_in, new_figure, to_display
+from .._checks import check_float, check_int, check_rank
+from ._common import as_numpy, check_index, panels, to_display
 from .features import _run_eval
 
 METHODS = ("gradcam", "ig")
@@ -111,8 +111,7 @@ def attribute(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | N
     _check_input(x)
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 2:
-        raise ValueError(f"n_steps must be an integer >= 2, got {n_steps!r}")
+    check_int("n_steps", n_steps, 2)
     tgt = _targets(model, x, target)
     was_training = model.training
     model.eval()
@@ -189,13 +188,13 @@ def attribution_figure(models: Mapping[str, nn.Module], x: torch.Tensor,
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise ValueError(f"methods must be a non-empty subset of {list(METHODS)}, got {methods}")
-    sample = check_int_in("sample", sample, 0, x.shape[0] - 1)
+    sample = check_index("sample", sample, 0, x.shape[0] - 1)
     T = x.shape[2] if x.dim() == 5 else 1
-    frame = check_int_in("frame", frame, 0, T - 1)
+    frame = check_index("frame", frame, 0, T - 1)
     xs = x[sample:sample + 1]                                   # (1, 3, [T,] H, W)
     disp = to_display(xs[0], mean, std)
     original = disp[frame] if disp.ndim == 4 else disp          # (H, W, 3)
-    fig, axes = new_figure(len(models), 1 + len(methods))
+    fig, axes = panels(len(models), 1 + len(methods))
     for r, (name, model) in enumerate(models.items()):
         cls, prob = predict(model, xs)
         tgt = int(cls[0]) if target is None else int(target)

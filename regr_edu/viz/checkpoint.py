@@ -1,4 +1,7 @@
-"""Load a trained model for the figures: a checkpoint written by ``python -m regr_edu.train``.
+"""A trained model for the figures, from a checkpoint written by ``python -m regr_edu.train``:
+:func:`load_trained_model` (the model, rebuilt and in eval mode, and its run's ``args``; not to be
+confused with :func:`regr_edu.training.load_checkpoint`, which returns the checkpoint's raw
+contents to resume a run) and :func:`checkpoint_example` (one input of its data set).
 
 The file is read with ``torch.load(..., weights_only=True)`` (tensors and plain containers only,
 nothing executed). A checkpoint holds the model's ``state_dict`` under ``"model"`` and the
@@ -14,6 +17,8 @@ from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
+
+from .._checks import check_int
 
 BUILDERS = ("small_resnet", "resnet50", "c2d_resnet50", "i3d_resnet50")
 
@@ -61,9 +66,9 @@ def model_from_args(args: Mapping[str, Any], state: Mapping[str, torch.Tensor]) 
     return build_model(cfg, data)
 
 
-def load_checkpoint(path: str | os.PathLike,
-                    build: Callable[[Mapping[str, Any]], nn.Module] | None = None,
-                    device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_trained_model(path: str | os.PathLike,
+                       build: Callable[[Mapping[str, Any]], nn.Module] | None = None,
+                       device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """A trained model in eval mode, and the checkpoint's ``args``.
 
     Args:
@@ -104,7 +109,7 @@ def checkpoint_example(args: Mapping[str, Any], index: int = 0
     UCF101 or Kinetics checkpoint a clip, a synthetic one a synthetic sample.
 
     Args:
-        args: the ``args`` that :func:`load_checkpoint` returns.
+        args: the ``args`` that :func:`load_trained_model` returns.
         index: which sample.
 
     Returns:
@@ -118,8 +123,7 @@ def checkpoint_example(args: Mapping[str, Any], index: int = 0
     from ..training.config import FIELDS
     from ..training.data import build_datasets
 
-    if not isinstance(index, int) or index < 0:
-        raise ValueError(f"index must be a non-negative int, got {index!r}")
+    check_int("index", index, 0)
     cfg = TrainConfig(**{k: v for k, v in args.items() if k in FIELDS})
     data = build_datasets(cfg)
     dataset = data.train if data.video_level else data.test

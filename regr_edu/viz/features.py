@@ -8,7 +8,8 @@ channels' L2 norm (default), their mean, or their mean magnitude.
 :func:`capture_unit_io` finds the units of a model (the backbones' ``units`` dict, or any module
 of a class in the unit registry), hooks them, runs the model once and gives back each unit's
 input and output. :func:`explain_units` then replays each ReGr unit on its captured input with
-``ReGr.explain``, which keeps ``V``, ``R`` (or the attention maps), the offsets and the grids.
+``ReGr.explain``: a :class:`regr_edu.trace.UnitTrace` per unit, whose fields ``V``, ``R`` (or
+``Lc``/``Ls`` for attention), ``offsets``, ``grids`` and ``scales`` the figures read.
 """
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_float, check_rank
+from .._checks import check_float, check_number, check_rank, check_size
 from ..units import UNIT_CLASSES, unit_class
-from ._common import as_numpy, check_int_in, check_size, new_figure, to_display
+from ._common import as_numpy, check_index, panels, to_display
 
 
 class UnitIO(NamedTuple):
@@ -183,15 +184,13 @@ def unit_heatmaps_figure(image: object, before: torch.Tensor, after: torch.Tenso
     if before.shape != after.shape:
         raise ValueError(f"before and after must have the same shape (a unit keeps it), got "
                          f"{tuple(before.shape)} and {tuple(after.shape)}")
-    sample = check_int_in("sample", sample, 0, before.shape[0] - 1)
+    sample = check_index("sample", sample, 0, before.shape[0] - 1)
     disp = to_display(image, mean, std)
     frames = disp[None] if disp.ndim == 3 else disp              # (T_in, H, W, 3)
     size = frames.shape[1:3]
     T = before.shape[2] if before.dim() == 5 else 1
-    frame = check_int_in("frame", frame, 0, T - 1)
-    alpha = float(alpha)
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    frame = check_index("frame", frame, 0, T - 1)
+    alpha = check_number("alpha", alpha, 0.0, 1.0)
 
     def pick(m):                                                 # (B[, T], H, W) -> (H, W)
         m = m[sample]
@@ -202,7 +201,7 @@ def unit_heatmaps_figure(image: object, before: torch.Tensor, after: torch.Tenso
     hd = pick(feature_heatmap(after - before, "norm", size))
     lo, hi = min(hb.min(), ha.min()), max(hb.max(), ha.max())
     shown = frames[min(len(frames) - 1, frame * len(frames) // T)]
-    fig, axes = new_figure(1, 4)
+    fig, axes = panels(1, 4)
     axes = axes[0]
     axes[0].imshow(shown)
     axes[0].set_title("input", fontsize=9)

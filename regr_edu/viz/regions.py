@@ -1,7 +1,8 @@
 r"""High-related regions (the paper's Fig. 5a/c): for a region :math:`i`, the regions :math:`j`
 with the largest relation weights :math:`r_{ij}`, drawn as arrows on the input.
 
-Row :math:`i` of the relation matrix :math:`\mathbf{R}` (``N x N``, from ``ReGr.explain``) is the
+Row :math:`i` of the relation matrix :math:`\mathbf{R}` (``N x N``: a sample of the field ``R``
+of :class:`regr_edu.trace.UnitTrace`, what ``ReGr.explain`` returns) is the
 descriptor :math:`\mathbf{r}_i` of Eq. 12, :math:`\mathbf{z}_i = \sum_j r_{ij} \mathbf{v}_j`: how
 much each region :math:`j` contributes to region :math:`i`. So "the regions related to
 :math:`i`" are the largest entries of row :math:`i`, and the arrow goes from :math:`i` to each of
@@ -9,8 +10,9 @@ them, as in Fig. 5.
 
 Region index -> place on the input. ``ReGr`` concatenates its regions scale by scale, in the
 order of ``scales``; within a scale frame by frame, then row by row of the region grid
-(``(T, Gh, Gw)`` flattened, as ``explain(x).grids`` lists them). Region ``(gy, gx)`` of scale
-``(h, w)`` covers feature-map rows ``gy*h ... min((gy+1)*h, H)`` and columns
+(``(T, Gh, Gw)`` flattened, as the trace's ``grids`` list them): the walk of
+:class:`regr_edu.regions.RegionLayout`, which :func:`region_boxes` uses. Region ``(gy, gx)`` of
+scale ``(h, w)`` covers feature-map rows ``gy*h ... min((gy+1)*h, H)`` and columns
 ``gx*w ... min((gx+1)*w, W)`` (the last row/column of regions is cut where the unit padded the
 map). A feature-map cell stands for ``input / map`` pixels along each axis, so the box on the
 input is that range times the stride. That is the region's *footprint*, the part of the input
@@ -23,9 +25,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .._checks import check_scales
-from ..regions import grid_size
-from ._common import as_numpy, check_int_in, check_size, new_figure, to_display
+from .._checks import check_scales, check_size
+from ..regions import RegionLayout, grid_size
+from ._common import as_numpy, check_index, panels, to_display
 
 SCALE_COLOURS = ("#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
 SOURCE_COLOUR = "#d62728"
@@ -89,11 +91,12 @@ def region_boxes(grids: Sequence[Sequence[int]], scales: Sequence[tuple[int, int
     r"""Map every region index of a unit to its scale, frame, grid cell and box on the input.
 
     Args:
-        grids: ``(T, Gh, Gw)`` per scale, in the order the regions are concatenated
-            (``ReGr.explain(x).grids``).
-        scales: the unit's scales ``(h, w)``, same order (``explain(x).scales``).
-        map_size: ``(H, W)`` or ``(T, H, W)`` of the map the unit sees.
-        input_size: ``(H, W)`` or ``(T, H, W)`` of the network's input, in pixels.
+        grids: ``(T, Gh, Gw)`` per scale, in the order the regions are concatenated (a trace's
+            ``grids``).
+        scales: the unit's scales ``(h, w)``, same order (the trace's ``scales``).
+        map_size: ``(H, W)`` or ``(T, H, W)`` of the map the unit sees (``map_size``).
+        input_size: ``(H, W)`` or ``(T, H, W)`` of the network's input, in pixels (the
+            ``image_size`` of a trace from :func:`.explain_units`).
 
     Returns:
         :class:`RegionBoxes`; entry ``j`` describes row/column ``j`` of ``R``.
@@ -121,18 +124,15 @@ def region_boxes(grids: Sequence[Sequence[int]], scales: Sequence[tuple[int, int
             raise ValueError(f"grids must match scales and map_size: scale {s} on a map of "
                              f"(T, H, W)={msize} gives a grid {expected}, got {g}")
     sy, sx = isize[1] / H, isize[2] / W                       # input pixels per map cell
-    scale_idx, frame, cell, box = [], [], [], []
-    for k, ((h, w), (Tg, Gh, Gw)) in enumerate(zip(scales, grids)):
-        t, gy, gx = np.meshgrid(np.arange(Tg), np.arange(Gh), np.arange(Gw), indexing="ij")
-        t, gy, gx = t.ravel(), gy.ravel(), gx.ravel()             # (T*Gh*Gw,) in R's order
-        y0, y1 = gy * h, np.minimum((gy + 1) * h, H)              # map rows, cut at the padding
-        x0, x1 = gx * w, np.minimum((gx + 1) * w, W)
-        scale_idx.append(np.full(t.shape, k))
-        frame.append(t)
-        cell.append(np.stack([gy, gx], axis=1))
-        box.append(np.stack([x0 * sx, y0 * sy, x1 * sx, y1 * sy], axis=1))
-    return RegionBoxes(np.concatenate(scale_idx), np.concatenate(frame), np.concatenate(cell),
-                       np.concatenate(box).astype(np.float64), scales, msize, isize)
+    layout = RegionLayout(scales, grids)                      # region j -> (scale, t, gy, gx)
+    where = np.array([layout.locate(j) for j in range(layout.num_regions)],
+                     dtype=np.int64).reshape(-1, 4)           # (N, 4) in R's order
+    size = np.array(scales, dtype=np.int64)[where[:, 0]]      # (N, 2): (h, w) of each region
+    gy, gx = where[:, 2], where[:, 3]
+    y0, y1 = gy * size[:, 0], np.minimum((gy + 1) * size[:, 0], H)   # map rows, cut at padding
+    x0, x1 = gx * size[:, 1], np.minimum((gx + 1) * size[:, 1], W)
+    box = np.stack([x0 * sx, y0 * sy, x1 * sx, y1 * sy], axis=1).astype(np.float64)
+    return RegionBoxes(where[:, 0], where[:, 1], where[:, 2:].copy(), box, scales, msize, isize)
 
 
 def top_related(R: object, i: int, k: int, *, candidates: Sequence[int] | None = None,
@@ -158,7 +158,7 @@ def top_related(R: object, i: int, k: int, *, candidates: Sequence[int] | None =
         raise ValueError(f"R must be a square (N, N) matrix of one sample (index the batch "
                          f"first, e.g. R[0]), got shape {R.shape}")
     N = R.shape[0]
-    i = check_int_in("i", i, 0, N - 1)
+    i = check_index("i", i, 0, N - 1)
     if by not in ("value", "abs"):
         raise ValueError(f"by must be one of ['value', 'abs'], got {by!r}")
     if candidates is None:
@@ -172,7 +172,7 @@ def top_related(R: object, i: int, k: int, *, candidates: Sequence[int] | None =
         cand = cand[cand != i]
     if cand.size == 0:
         raise ValueError(f"candidates must leave at least one region besides i={i}, got none")
-    k = check_int_in("k", k, 1, cand.size)
+    k = check_index("k", k, 1, cand.size)
     row = R[i, cand]
     score = np.abs(row) if by == "abs" else row
     order = np.argsort(-score, kind="stable")[:k]              # strongest first, ties by index
@@ -233,7 +233,7 @@ def related_regions_figure(image: object, R: object, boxes: RegionBoxes, region:
 
     Args:
         image: the input, ``(3, H, W)`` or a clip ``(3, T, H, W)`` (see :func:`.to_display`).
-        R: ``(N, N)`` relation matrix of this input (``ReGr.explain(x).R[b]``).
+        R: ``(N, N)`` relation matrix of this input (the trace's ``R[b]``).
         boxes: :func:`region_boxes` of the unit.
         region: the source region ``i``.
         k: regions per panel. With ``per_scale`` each scale gets its own panel and its own top-k
@@ -247,16 +247,16 @@ def related_regions_figure(image: object, R: object, boxes: RegionBoxes, region:
         arrow may cross from one frame to another. Arrow width grows with the weight.
     """
     R = _check_R_boxes(R, boxes)
-    region = check_int_in("region", region, 0, len(boxes) - 1)
-    k = check_int_in("k", k, 1, max(1, len(boxes) - 1))
+    region = check_index("region", region, 0, len(boxes) - 1)
+    k = check_index("k", k, 1, max(1, len(boxes) - 1))
     frames = _frames(image, boxes, mean, std)
     groups = list(range(len(boxes.scales))) if per_scale else [None]
     Tm = boxes.map_size[0]
     if Tm == 1:
-        fig, axes = new_figure(1, len(groups))                 # (1, n_groups)
+        fig, axes = panels(1, len(groups))                 # (1, n_groups)
         axes = axes.T                                          # (n_groups, 1): [group, frame]
     else:
-        fig, axes = new_figure(len(groups), Tm)                # (n_groups, T)
+        fig, axes = panels(len(groups), Tm)                # (n_groups, T)
     src_t = int(boxes.frame[region])
     for g, group in enumerate(groups):
         cand = boxes.of_scale(group) if group is not None else np.arange(len(boxes))
@@ -300,13 +300,13 @@ def related_regions_grid(image: object, R: object, boxes: RegionBoxes,
     if not regions:
         raise ValueError("regions must list at least one region index, got an empty sequence")
     for n, r in enumerate(regions):
-        check_int_in(f"regions[{n}]", r, 0, len(boxes) - 1)
-    k = check_int_in("k", k, 1, max(1, len(boxes) - 1))
-    ncols = check_int_in("ncols", ncols, 1, 64)
+        check_index(f"regions[{n}]", r, 0, len(boxes) - 1)
+    k = check_index("k", k, 1, max(1, len(boxes) - 1))
+    ncols = check_index("ncols", ncols, 1, 64)
     frames = _frames(image, boxes, mean, std)
     ncols = min(ncols, len(regions))
     nrows = -(-len(regions) // ncols)
-    fig, axes = new_figure(nrows, ncols, panel=2.2)
+    fig, axes = panels(nrows, ncols, panel=2.2)
     for ax in axes.ravel()[len(regions):]:
         ax.set_visible(False)
     for ax, i in zip(axes.ravel(), regions):

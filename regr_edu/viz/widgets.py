@@ -12,8 +12,8 @@ from typing import Sequence
 import ipywidgets as widgets
 import numpy as np
 
-from ..interactive._display import with_static_fallback
-from ._common import check_int_in, figure_png
+from ..interactive._display import figure_png, with_static_fallback
+from ._common import check_index
 from .regions import RegionBoxes, _check_R_boxes, related_regions_figure, top_related
 
 
@@ -36,8 +36,8 @@ class RelatedRegionsWidget(widgets.VBox):
         N = len(boxes)
         if N < 2:
             raise ValueError(f"boxes must describe at least 2 regions to relate, got N={N}")
-        region = check_int_in("region", region, 0, N - 1)
-        k = check_int_in("k", k, 1, N - 1)
+        region = check_index("region", region, 0, N - 1)
+        k = check_index("k", k, 1, N - 1)
         self._image, self._boxes, self._by = image, boxes, by
         self._mean, self._std = mean, std
         self.renders = 0
