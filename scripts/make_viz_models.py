@@ -14,7 +14,7 @@ often fails to take off at all (the ablations chapter measures it; a 10-epoch ru
 seed 0 stayed at chance for 7 epochs), and a unit that learned nothing has nothing to show.
 The files keep what a figure needs (the model's weights, the training configuration, the
 metrics history, the epoch) and drop the optimizer and RNG states, so each is about 0.3 MB;
-``regr_edu.viz.load_checkpoint`` reads them like any checkpoint of ``regr_edu.train``. Written
+``regr_edu.viz.load_trained_model`` reads them like any checkpoint of ``regr_edu.train``. Written
 atomically.
 """
 from __future__ import annotations
