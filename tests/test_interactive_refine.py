@@ -38,8 +38,15 @@ def test_shift_grid_is_bilinear_shift_with_one_offset():
     (lambda: ir.shift_small_multiples([(0.2, 0.1)]), r"settings\[0\] must be a triple"),
     (lambda: ir.shift_small_multiples([(0, 0, 1), (2, 0, 1)]), r"dx must lie in \[-1, 1\], got 2"),
     (lambda: ir.toy_grid(2, 5), r"height must be an integer >= 3, got 2"),
+    (lambda: ir.shift_small_multiples([(0, 0, 1)], cols=0), r"cols must be a positive integer, got 0"),
+    (lambda: ir.tent_figure(0.5), r"limit must lie in \[1, 10\], got 0.5"),
+    (lambda: ir.kink_figure((1, 2)), r"row must hold three numbers .* got \(1, 2\)"),
+    (lambda: ir.fit_figure({}), r"histories must hold at least one run"),
+    (lambda: ir.fit_move(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3), steps=0),
+     r"steps must be a positive integer, got 0"),
+    (lambda: ir.study_monitor({"monitor": []}, "loss"), r"stat must be one of \[.*\], got 'loss'"),
     (lambda: ir.sampling_figure(torch.full((3, 3), 1.2), torch.zeros(3, 3), torch.zeros(3, 3)),
-     r"dx must lie in \[-1, 1\], got a value of 1.2"),
+     r"dx must lie in \[-1.0, 1.0\], got a value of 1.2"),
     (lambda: ir.sampling_figure(torch.zeros(3, 3), torch.zeros(3, 3), torch.zeros(3, 4)),
      r"dx, dy and m must have the same shape"),
 ])
@@ -48,9 +55,35 @@ def test_bad_arguments_are_rejected_with_the_rule_and_value(call, match):
         call()
 
 
-def test_a_non_number_is_a_type_error():
-    with pytest.raises(TypeError, match="dx must be a number, got str"):
+def test_a_non_number_is_rejected_with_the_rule():
+    with pytest.raises(ValueError, match=r"dx must lie in \[-1, 1\], got '0.5'"):
         ir.shift_grid(ir.toy_grid(), "0.5", 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"m must lie in \[0, 1\], got True"):
+        ir.shift_grid(ir.toy_grid(), 0.0, 0.0, True)
+    with pytest.raises(TypeError, match="grid must be a floating-point torch.Tensor, got list"):
+        ir.shift_grid([[0.0]], 0.0, 0.0, 1.0)
+
+
+def test_toy_grid_puts_its_object_where_toy_object_says():
+    grid = ir.toy_grid(7, 8)
+    r0, c0, h, w = ir.toy_object(7, 8)
+    yellow = torch.tensor([1.0, 0.85, 0.2])
+    assert (grid[0, :, r0:r0 + h, c0:c0 + w] == yellow[:, None, None]).all()
+    assert (grid[0].permute(1, 2, 0) == yellow).all(-1).sum() == h * w
+
+
+def test_tent_and_kink_figures_draw_the_package_numbers():
+    fig = ir.tent_figure()
+    ax = fig.axes[0]
+    *weights, total = ax.lines
+    d = torch.as_tensor(total.get_xdata())
+    np.testing.assert_allclose(total.get_ydata(), sum(rg.reference.g(a, d) for a in (-1, 0, 1)))
+    assert np.allclose(total.get_ydata()[d.abs() <= 1], 1.0)      # a partition of one
+    (line,) = ir.kink_figure((1.0, 3.0, 2.0)).axes[0].lines
+    ds, values = line.get_xdata(), line.get_ydata()
+    left = np.polyfit(ds[ds < 0], values[ds < 0], 1)[0]
+    right = np.polyfit(ds[ds > 0], values[ds > 0], 1)[0]
+    assert left == pytest.approx(2.0) and right == pytest.approx(-1.0)
 
 
 def test_figures_are_built():
@@ -146,6 +179,23 @@ def test_study_rows_count_take_offs_and_filter_seeds():
     assert add01["n"] == 2 and add01["values"] == [99.5, 98.0]
     with pytest.raises(ValueError, match="no run of arm 'paper'"):
         ir.study_rows(rec, "image", "adam3", ["paper"])
+
+
+def test_study_monitor_reads_and_derives_the_numbers():
+    run = _study_record()["runs"][0]
+    steps, values = ir.study_monitor(run, "delta_abs_mean")
+    np.testing.assert_allclose(steps, [1, 2, 3])
+    np.testing.assert_allclose(values, [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(ir.study_monitor(run, "grad_ratio")[1], [0.5] * 3)
+    np.testing.assert_allclose(ir.study_monitor(run, "norm_ratio")[1], [0.5] * 3)
+
+
+def test_fit_figure_draws_one_style_per_run():
+    h = dict(loss=[1.0, 0.5], dx=[0, 0.1], dy=[0, -0.1], m=[0.5, 0.6])
+    fig = ir.fit_figure({"a": h, "b": h}, target=(0.5, -0.25, 0.9))
+    loss, params = fig.axes
+    assert len(loss.lines) == 2 and len(params.lines) == 2 * 3 + 3     # runs x (dx, dy, m), targets
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]
 
 
 def test_study_figure_draws_every_seed_and_the_monitor():

@@ -7,6 +7,7 @@ import torch
 
 import regr_edu as rg
 from regr_edu.interactive import relations as irl
+from regr_edu.regions import RegionLayout
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,22 +56,51 @@ def test_bad_arguments_are_rejected():
         irl.relation_matrix("bilinear", x, SCALES, relation_norm="l2")
     with pytest.raises(ValueError, match=r"region must be an integer in \[0, 19\] \(N=20 regions\), "
                                          r"got 20"):
-        irl.region_position(20, [(1, 4, 4), (1, 2, 2)])
+        irl.relation_figure(irl.relation_matrix("gcn", x, SCALES), region=20)
     with pytest.raises(ValueError, match=r"N must be an integer >= 1, got 0"):
         irl.cost_formula("gcn", 0, 8)
-    with pytest.raises(ValueError, match=r"variants must be drawn from"):
+    with pytest.raises(ValueError, match=r"variants\[...\] must be one of \[.*\], got 'softmax'"):
         irl.relation_small_multiples(x, variants=["softmax"])
-    with pytest.raises(ValueError, match=r"values must hold N=20 numbers"):
-        irl.on_grids(torch.zeros(19), [(1, 4, 4), (1, 2, 2)])
+    with pytest.raises(ValueError, match=r"variants must name at least one variant, got \[\]"):
+        irl.relation_small_multiples(x, variants=[])
+    layout = RegionLayout(SCALES, [(1, 4, 4), (1, 2, 2)])
+    with pytest.raises(ValueError, match=r"values must hold N=20 numbers .* got 19"):
+        irl.on_grids(torch.zeros(19), layout)
+    with pytest.raises(ValueError, match=r"relation must be one of .*, got 'gat'"):
+        irl.relation_costs("gat", 4, 8)
+    with pytest.raises(ValueError, match=r"relation must be one of .*, got 'gat'"):
+        irl.output_growth("gat", 4)
+    with pytest.raises(ValueError, match=r"Ns must hold at least two region counts, got \[4\]"):
+        irl.cost_figure([4])
+    with pytest.raises(ValueError, match=r"matrices\['a'\] must be a square \(N, N\) tensor"):
+        irl.matrices_figure({"a": torch.zeros(2, 3)})
+    with pytest.raises(ValueError, match=r"matrices must hold at least one"):
+        irl.matrices_figure({})
 
 
-def test_region_positions_follow_the_units_order():
-    grids = [(1, 4, 4), (1, 2, 2)]
-    assert irl.region_position(0, grids) == (0, 0, 0, 0)
-    assert irl.region_position(6, grids) == (0, 0, 1, 2)
-    assert irl.region_position(19, grids) == (1, 0, 1, 1)
-    maps = irl.on_grids(torch.arange(20.0), grids)
+def test_regions_go_on_their_grids_in_the_units_order():
+    _, x = _small_input()
+    res = irl.relation_matrix("bilinear", x, SCALES)
+    layout = res["layout"]
+    assert layout.grids == [(1, 4, 4), (1, 2, 2)] == res["grids"]
+    assert layout.locate(6) == (0, 0, 1, 2) and layout.locate(19) == (1, 0, 1, 1)
+    maps = irl.on_grids(torch.arange(20.0), layout)
     assert maps[0][1, 2] == 6 and maps[1][1, 1] == 19
+    torch.testing.assert_close(res["V"], res["trace"].V[0])      # read from the unit's trace
+
+
+def test_example_input_is_a_photo_and_its_feature_map():
+    image, x = irl.example_input("chelsea", size=64, cells=8, channels=16)
+    assert image.shape == (3, 64, 64) and x.shape == (1, 16, 8, 8)
+    torch.testing.assert_close(irl.example_input("chelsea", 64, 8, 16)[1], x)   # seeded
+
+
+def test_matrices_figure_draws_each_matrix():
+    R = torch.randn(5, 5)
+    fig = irl.matrices_figure({"row": R, "column": R.T})
+    panels = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    assert [a.get_title() for a in panels] == ["row", "column"]
+    np.testing.assert_allclose(panels[1].images[0].get_array(), R.T.numpy())
 
 
 @pytest.mark.parametrize("relation", ["bilinear", "gcn", "attention"])

@@ -8,7 +8,7 @@ cost is measured with :class:`torch.utils.flop_counter.FlopCounterMode` on the p
 modules; the closed-form counts in :func:`cost_formula` are checked against those measurements.
 
 Region order (as in :class:`regr_edu.ReGr`): the regions of the first scale row by row, then those
-of the next scale; ``grids`` lists each scale's ``(T, Gh, Gw)``.
+of the next scale; :class:`regr_edu.regions.RegionLayout` (``result["layout"]``) walks that list.
 """
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch.utils.flop_counter import FlopCounterMode
 
+from .._checks import check_choice
+from ..regions import RegionLayout
 from ..regr import ReGr
 from ..relations import RELATION_CLASSES
-from ._display import with_static_fallback
+from ._display import figure_png, new_figure, with_static_fallback
 from ._photo import photo, photo_features
-from .refine import figure_png
 
 RELATION_NAMES = tuple(RELATION_CLASSES)                  # ("bilinear", "gcn", "attention")
 DEFAULT_SCALES = ((4, 4), (7, 7))
@@ -38,13 +39,6 @@ RELATION_VARIANTS: dict[str, tuple[str, dict]] = {
     "GCN, R / N": ("gcn", {"gcn_scale": True}),
     "attention, sequential": ("attention", {"attention_mode": "sequential"}),
 }
-
-
-def check_relation(relation: object) -> str:
-    """``relation`` if it names a relation of :mod:`regr_edu.relations`, else a ``ValueError``."""
-    if relation not in RELATION_NAMES:
-        raise ValueError(f"relation must be one of {list(RELATION_NAMES)}, got {relation!r}")
-    return relation  # type: ignore[return-value]
 
 
 def _check_map(x: torch.Tensor) -> torch.Tensor:
@@ -80,9 +74,11 @@ def relation_matrix(relation: str, x: torch.Tensor,
 
     ``R`` ``(N, N)`` (bilinear, GCN; ``None`` for attention), ``Lc`` ``(M,)`` and ``Ls`` ``(N,)``
     (attention; ``None`` otherwise), ``V`` ``(N, M)``, ``Z`` ``(N, M)``, ``grids``, ``scales``,
-    ``N``, ``M``, ``relation``, ``options`` and the ``unit`` itself.
+    ``layout`` (a :class:`~regr_edu.regions.RegionLayout`: where region ``i`` lies), ``N``,
+    ``M``, ``relation``, ``options``, the ``unit`` itself and its ``trace``
+    (:meth:`regr_edu.ReGr.explain`).
     """
-    check_relation(relation)
+    check_choice("relation", relation, RELATION_NAMES)
     x = _check_map(x)
     _, C, H, W = x.shape
     torch.manual_seed(seed)
@@ -90,8 +86,8 @@ def relation_matrix(relation: str, x: torch.Tensor,
     unit.eval()
     with torch.no_grad():
         info = unit.explain(x)
-    out: dict[str, Any] = dict(relation=relation, options=dict(options), unit=unit,
-                               scales=unit.scales,
+    out: dict[str, Any] = dict(relation=relation, options=dict(options), unit=unit, trace=info,
+                               scales=unit.scales, layout=info.layout,
                                grids=info.grids, V=info.V[0], Z=info.Z[0],
                                N=info.V.shape[1], M=info.V.shape[2], R=None, Lc=None, Ls=None)
     if info.R is not None:
@@ -102,35 +98,14 @@ def relation_matrix(relation: str, x: torch.Tensor,
     return out
 
 
-def region_position(index: int, grids: Sequence[tuple[int, int, int]]) -> tuple[int, int, int, int]:
-    """Where region ``index`` lies: ``(scale number, frame, row, column)`` on its scale's grid."""
-    total = sum(T * Gh * Gw for T, Gh, Gw in grids)
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < total:
-        raise ValueError(f"region must be an integer in [0, {total - 1}] (N={total} regions), "
-                         f"got {index!r}")
-    start = 0
-    for k, (T, Gh, Gw) in enumerate(grids):
-        n = T * Gh * Gw
-        if index < start + n:
-            t, rest = divmod(index - start, Gh * Gw)
-            return k, t, rest // Gw, rest % Gw
-        start += n
-    raise AssertionError("unreachable")
-
-
-def on_grids(values: torch.Tensor, grids: Sequence[tuple[int, int, int]]) -> list[np.ndarray]:
-    """Split ``N`` numbers (a row of ``R``, or ``Ls``) into one ``(Gh, Gw)`` array per scale
-    (first frame)."""
-    values = values.detach().cpu().reshape(-1)
-    total = sum(T * Gh * Gw for T, Gh, Gw in grids)
-    if values.numel() != total:
-        raise ValueError(f"values must hold N={total} numbers for grids {list(grids)}, "
-                         f"got {values.numel()}")
-    out, start = [], 0
-    for T, Gh, Gw in grids:
-        out.append(values[start:start + Gh * Gw].reshape(Gh, Gw).numpy())
-        start += T * Gh * Gw
-    return out
+def on_grids(values: torch.Tensor, layout: RegionLayout) -> list[np.ndarray]:
+    """Put ``N`` numbers (a row of ``R``, or ``Ls``) on the region grids: one ``(Gh, Gw)`` array
+    per scale (first frame), by :meth:`RegionLayout.split <regr_edu.regions.RegionLayout.split>`."""
+    values = values.detach().cpu().reshape(1, -1)
+    if values.shape[1] != layout.num_regions:
+        raise ValueError(f"values must hold N={layout.num_regions} numbers for {layout}, "
+                         f"got {values.shape[1]}")
+    return [g[0, 0].numpy() for g in layout.split(values)]     # (1, T, Gh, Gw) -> (Gh, Gw)
 
 
 def row_similarity(R: torch.Tensor) -> float:
@@ -144,9 +119,16 @@ def row_similarity(R: torch.Tensor) -> float:
     return float(C[off].mean())
 
 
-def _default_region(grids) -> int:
-    _, Gh, Gw = grids[0]
-    return (Gh // 2) * Gw + Gw // 2
+def _check_region(region: int | None, layout: RegionLayout) -> int:
+    """``region`` checked against the layout; ``None``: the centre of the first scale's grid."""
+    if region is None:
+        _, Gh, Gw = layout.grids[0]
+        return layout.index(0, 0, Gh // 2, Gw // 2)
+    if not isinstance(region, int) or isinstance(region, bool) or \
+            not 0 <= region < layout.num_regions:
+        raise ValueError(f"region must be an integer in [0, {layout.num_regions - 1}] "
+                         f"(N={layout.num_regions} regions), got {region!r}")
+    return region
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -164,9 +146,7 @@ def _draw_matrix(ax, result, region: int | None, title: str = "") -> None:
     cmap, vmin, vmax = _cmap(result)
     im = ax.imshow(R, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.figure.colorbar(im, ax=ax, shrink=0.75)
-    start = 0
-    for T, Gh, Gw in result["grids"][:-1]:                        # scale boundaries
-        start += T * Gh * Gw
+    for start in result["layout"].starts[1:]:                     # scale boundaries
         ax.axhline(start - 0.5, color="white", lw=0.8)
         ax.axvline(start - 0.5, color="white", lw=0.8)
     if region is not None:
@@ -201,6 +181,30 @@ def _scale_label(scale) -> str:
     return f"scale ({scale[0]},{scale[1]})"
 
 
+def _draw_result(top, grid_axes, result, image, region: int | None, title: str) -> None:
+    """``R`` (or ``L_c``) into ``top``; row ``region`` of ``R`` (or ``L_s``) on the first
+    ``len(grid_axes)`` scales' grids over ``image``, the region itself boxed."""
+    layout, scales = result["layout"], result["scales"]
+    if result["R"] is not None:
+        region = _check_region(region, layout)
+        k0, _, r0, c0 = layout.locate(region)
+        _draw_matrix(top, result, region, title or f"{result['relation']}: R ({result['N']}×"
+                                                   f"{result['N']}), row {region} boxed")
+        cmap, vmin, vmax = _cmap(result)
+        for k, (ax, vals) in enumerate(zip(grid_axes, on_grids(result["R"][region], layout))):
+            _draw_on_image(ax, vals, image, cmap, vmin, vmax,
+                           f"row {region} of R on {_scale_label(scales[k])}",
+                           (r0, c0) if k == k0 else None)
+        return
+    Lc = result["Lc"].cpu().numpy()
+    top.bar(np.arange(Lc.size), Lc, width=1.0, color="tab:purple")
+    top.set(ylim=(0, 1), xlabel="feature m of M")
+    top.set_title(title or f"attention: channel map L_c (1×{Lc.size})", fontsize=10)
+    for k, (ax, vals) in enumerate(zip(grid_axes, on_grids(result["Ls"], layout))):
+        _draw_on_image(ax, vals, image, "magma", None, None,
+                       f"regional map L_s on {_scale_label(scales[k])}")
+
+
 def relation_figure(result: dict[str, Any], image: torch.Tensor | None = None,
                     region: int | None = None) -> Figure:
     """Draw a :func:`relation_matrix` result.
@@ -210,69 +214,51 @@ def relation_figure(result: dict[str, Any], image: torch.Tensor | None = None,
     over ``image``. Attention: the channel map ``L_c`` and the regional map ``L_s`` on each
     scale's grid.
     """
-    grids, scales = result["grids"], result["scales"]
-    n_scales = len(grids)
-    fig = Figure(figsize=(4.3 * (n_scales + 1), 3.9), layout="constrained")
-    axes = fig.subplots(1, n_scales + 1)
-    if result["R"] is not None:
-        region = _default_region(grids) if region is None else region
-        k0, _, r0, c0 = region_position(region, grids)
-        _draw_matrix(axes[0], result, region, f"{result['relation']}: R ({result['N']}×"
-                                              f"{result['N']}), row {region} boxed")
-        cmap, vmin, vmax = _cmap(result)
-        rows = on_grids(result["R"][region], grids)
-        for k, (vals, scale) in enumerate(zip(rows, scales)):
-            _draw_on_image(axes[k + 1], vals, image, cmap, vmin, vmax,
-                           f"row {region} of R on {_scale_label(scale)}",
-                           (r0, c0) if k == k0 else None)
-    else:
-        region = None
-        Lc = result["Lc"].cpu().numpy()
-        ax = axes[0]
-        ax.bar(np.arange(Lc.size), Lc, width=1.0, color="tab:purple")
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("feature m of M")
-        ax.set_title(f"attention: channel map L_c (1×{Lc.size})", fontsize=10)
-        for k, (vals, scale) in enumerate(zip(on_grids(result["Ls"], grids), scales)):
-            _draw_on_image(axes[k + 1], vals, image, "magma", None, None,
-                           f"regional map L_s on {_scale_label(scale)}")
+    n_scales = len(result["grids"])
+    fig, axes = new_figure(1, n_scales + 1, figsize=(4.3 * (n_scales + 1), 3.9),
+                           layout="constrained")
+    _draw_result(axes[0], axes[1:], result, image, region, "")
     return fig
 
 
 def relation_small_multiples(x: torch.Tensor, image: torch.Tensor | None = None,
-                             variants: Sequence[str] = tuple(RELATION_VARIANTS), region: int | None = None,
+                             variants: Sequence[str] = tuple(RELATION_VARIANTS),
+                             region: int | None = None,
                              scales: Sequence[tuple[int, int]] = DEFAULT_SCALES,
                              seed: int = 0) -> Figure:
-    """One column per variant of :data:`RELATION_VARIANTS`: on top ``R`` (or ``L_c``), below the row
-    ``region`` of ``R`` (or ``L_s``) on the first scale's grid over ``image``."""
+    """One column per variant of :data:`RELATION_VARIANTS`: on top ``R`` (or ``L_c``), below the
+    row ``region`` of ``R`` (or ``L_s``) on the first scale's grid over ``image``."""
     variants = list(variants)
     for v in variants:
-        if v not in RELATION_VARIANTS:
-            raise ValueError(f"variants must be drawn from {list(RELATION_VARIANTS)}, got {v!r}")
+        check_choice("variants[...]", v, tuple(RELATION_VARIANTS))
     if not variants:
         raise ValueError("variants must name at least one variant, got []")
-    fig = Figure(figsize=(3.6 * len(variants), 6.6), layout="constrained")
-    axes = np.asarray(fig.subplots(2, len(variants))).reshape(2, len(variants))
+    fig, axes = new_figure(2, len(variants), figsize=(3.6 * len(variants), 6.6),
+                           layout="constrained", squeeze=False)
     for col, label in enumerate(variants):
         relation, options = RELATION_VARIANTS[label]
-        res = relation_matrix(relation, x, scales, seed, **options)
-        grids = res["grids"]
-        reg = _default_region(grids) if region is None else region
-        if res["R"] is not None:
-            _draw_matrix(axes[0, col], res, reg, label)
-            k0, _, r0, c0 = region_position(reg, grids)
-            cmap, vmin, vmax = _cmap(res)
-            _draw_on_image(axes[1, col], on_grids(res["R"][reg], grids)[0], image, cmap, vmin,
-                           vmax, f"row {reg} on {_scale_label(res['scales'][0])}",
-                           (r0, c0) if k0 == 0 else None)
-        else:
-            Lc = res["Lc"].cpu().numpy()
-            axes[0, col].bar(np.arange(Lc.size), Lc, width=1.0, color="tab:purple")
-            axes[0, col].set_ylim(0, 1)
-            axes[0, col].set_title(f"{label}: L_c", fontsize=10)
-            axes[0, col].set_xlabel("feature m of M")
-            _draw_on_image(axes[1, col], on_grids(res["Ls"], grids)[0], image, "magma", None,
-                           None, f"L_s on {_scale_label(res['scales'][0])}")
+        result = relation_matrix(relation, x, scales, seed, **options)
+        _draw_result(axes[0, col], [axes[1, col]], result, image, region, label)
+    return fig
+
+
+def matrices_figure(matrices: dict[str, torch.Tensor]) -> Figure:
+    """Relation matrices side by side (``label -> R`` ``(N, N)``), each on a symmetric
+    blue-red scale: rows are the reading region ``i``, columns the region ``j`` it reads."""
+    if not matrices:
+        raise ValueError("matrices must hold at least one (N, N) matrix, got {}")
+    fig, axes = new_figure(1, len(matrices), figsize=(4 * len(matrices), 3.6),
+                           layout="constrained", squeeze=False)
+    for ax, (label, R) in zip(axes[0], matrices.items()):
+        if not isinstance(R, torch.Tensor) or R.dim() != 2 or R.shape[0] != R.shape[1]:
+            raise ValueError(f"matrices[{label!r}] must be a square (N, N) tensor, "
+                             f"got {getattr(R, 'shape', R)!r}")
+        R = R.detach().cpu().to(torch.float64)
+        lim = float(R.abs().max()) or 1.0
+        ax.figure.colorbar(ax.imshow(R.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim), ax=ax,
+                           shrink=0.75)
+        ax.set(xlabel="j (read)", ylabel="i (reader)")
+        ax.set_title(label, fontsize=9)
     return fig
 
 
@@ -291,7 +277,7 @@ def cost_formula(relation: str, N: int, M: int, inner_channels: int | None = Non
       ``1 -> hidden -> 1`` on every region: ``36 hidden N``. Parameters
       ``2 M r + r + M + 19 hidden + 1``.
     """
-    check_relation(relation)
+    check_choice("relation", relation, RELATION_NAMES)
     N, M = _check_count("N", N), _check_count("M", M)
     if relation == "bilinear":
         Mp = max(1, M // 4) if inner_channels is None else _check_count("inner_channels",
@@ -305,6 +291,13 @@ def cost_formula(relation: str, N: int, M: int, inner_channels: int | None = Non
     return dict(flops=4 * M * r + 36 * h * N, params=2 * M * r + r + M + 19 * h + 1)
 
 
+def _relation_module(relation: str, N: int, M: int, options: dict) -> torch.nn.Module:
+    """One relation module for ``N`` regions of ``M`` numbers (only the GCN needs ``N``)."""
+    if relation == "gcn":
+        return RELATION_CLASSES[relation](M, N, **options)
+    return RELATION_CLASSES[relation](M, **options)
+
+
 def relation_costs(relation: str, N: int, M: int, **options: Any) -> dict[str, int]:
     """Measure one relation module on ``V`` ``(1, N, M)``: ``flops`` counted by
     :class:`torch.utils.flop_counter.FlopCounterMode` and ``params`` by summing its parameters.
@@ -312,13 +305,10 @@ def relation_costs(relation: str, N: int, M: int, **options: Any) -> dict[str, i
 
     Module and input live on PyTorch's ``meta`` device: every operation runs with shapes only,
     no numbers, so counting a large ``N`` takes no time and no memory."""
-    check_relation(relation)
+    check_choice("relation", relation, RELATION_NAMES)
     N, M = _check_count("N", N), _check_count("M", M)
     with torch.device("meta"):
-        if relation == "gcn":
-            module = RELATION_CLASSES[relation](M, N, **options)
-        else:
-            module = RELATION_CLASSES[relation](M, **options)
+        module = _relation_module(relation, N, M, options)
         V = torch.randn(1, N, M)                                 # shapes only
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(V, [(1, 1, N)])                                   # the regions as a 1 x N strip
@@ -332,8 +322,7 @@ def cost_figure(Ns: Sequence[int], M: int = 64, marks: dict[str, int] | None = N
     Ns = [_check_count("N", n) for n in Ns]
     if len(Ns) < 2:
         raise ValueError(f"Ns must hold at least two region counts, got {Ns!r}")
-    fig = Figure(figsize=(11, 3.9), layout="constrained")
-    ax_f, ax_p = fig.subplots(1, 2)
+    fig, (ax_f, ax_p) = new_figure(1, 2, figsize=(11, 3.9), layout="constrained")
     for relation, color in zip(RELATION_NAMES, ("tab:blue", "tab:orange", "tab:purple")):
         costs = [relation_costs(relation, n, M) for n in Ns]
         ax_f.loglog(Ns, [c["flops"] for c in costs], "o-", color=color, label=relation, ms=3)
@@ -357,13 +346,10 @@ def output_growth(relation: str, N: int, M: int = 16, seed: int = 0,
                   **options: Any) -> float:
     """``|Z| / |V|`` (Frobenius norms) of one relation module with seeded default weights on a
     standard-normal ``V`` ``(1, N, M)``: how the size of ``Z = R V`` depends on ``N``."""
-    check_relation(relation)
+    check_choice("relation", relation, RELATION_NAMES)
     N, M = _check_count("N", N), _check_count("M", M)
     torch.manual_seed(seed)
-    if relation == "gcn":
-        module = RELATION_CLASSES[relation](M, N, **options)
-    else:
-        module = RELATION_CLASSES[relation](M, **options)
+    module = _relation_module(relation, N, M, options)
     V = torch.randn(1, N, M)
     with torch.no_grad():
         Z = module(V, [(1, 1, N)])
@@ -381,12 +367,11 @@ class RelationWidget(widgets.VBox):
         if x is None:
             image, x = example_input()
         self.x, self.photo, self.scales, self.seed = _check_map(x), image, scales, seed
-        check_relation(relation)
+        check_choice("relation", relation, RELATION_NAMES)
         self._cache: dict[str, dict[str, Any]] = {}
         first = self._result(relation)
         N = first["N"]
-        region = _default_region(first["grids"]) if region is None else region
-        region_position(region, first["grids"])                  # validates the index
+        region = _check_region(region, first["layout"])
         self.relation = widgets.Dropdown(options=list(RELATION_NAMES), value=relation,
                                          description="relation")
         self.region = widgets.IntSlider(value=region, min=0, max=N - 1, step=1,
@@ -397,7 +382,6 @@ class RelationWidget(widgets.VBox):
         self.relation.observe(self._redraw, names="value")
         self.region.observe(self._redraw, names="value")
         self._redraw()
-        with_static_fallback(self)
 
     def _result(self, relation: str) -> dict[str, Any]:
         if relation not in self._cache:
@@ -416,5 +400,7 @@ def relation_widget(x: torch.Tensor | None = None, image: torch.Tensor | None = 
                     scales: Sequence[tuple[int, int]] = DEFAULT_SCALES,
                     seed: int = 0) -> RelationWidget:
     """Choose the relation type and the region ``i`` whose row of ``R`` is drawn over the photo;
-    the region slider runs over ``0 .. N-1``. Defaults to the chapter's photograph."""
-    return RelationWidget(x, image, relation, region, scales, seed)
+    the region slider runs over ``0 .. N-1``. Defaults to the chapter's photograph. On a static
+    page it shows a picture of its current state
+    (:func:`~regr_edu.interactive.with_static_fallback`)."""
+    return with_static_fallback(RelationWidget(x, image, relation, region, scales, seed))
