@@ -38,7 +38,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -49,6 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from regr_edu import experiments                                # noqa: E402
+from regr_edu.training.checkpoint import write_text_atomic      # noqa: E402
 from regr_edu.experiments import (SETTINGS, TABLES, TRAIN, WIDTHS,  # noqa: E402
                                   model_cost, train_setting, verdicts)
 
@@ -141,14 +141,9 @@ def _span(sweeps: list[dict[str, Any]]) -> float:
 
 
 def write_json(obj: dict[str, Any], path: pathlib.Path) -> None:
-    """Atomically: a temporary file in the same folder, then ``os.replace``."""
+    """Atomically (the package's one atomic writer)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-    os.chmod(tmp, 0o644)                                # mkstemp makes it 0600
-    os.replace(tmp, path)
+    write_text_atomic(json.dumps(obj, indent=1) + "\n", path)
 
 
 def main(argv: list[str] | None = None) -> int:

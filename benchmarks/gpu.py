@@ -32,6 +32,9 @@ import torch
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from regr_edu.training.checkpoint import write_text_atomic      # noqa: E402  the one writer
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 RESULTS_JSON = ROOT / "benchmarks" / "results" / "gpu.json"
 RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Training throughput on a GPU (benchmarks/gpu.py)"
@@ -65,9 +68,7 @@ def markdown(result: dict) -> str:
 
 def record(result: dict) -> None:
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS_JSON.with_name(f".{RESULTS_JSON.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, RESULTS_JSON)
+    write_text_atomic(json.dumps(result, indent=1) + "\n", RESULTS_JSON)
     text = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.is_file() else "# Results\n"
     section = markdown(result)
     if SECTION in text:                                    # replace our section only
@@ -76,9 +77,7 @@ def record(result: dict) -> None:
         text = text[:start] + section + ("\n" + text[nxt + 1:] if nxt != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
-    tmp = RESULTS_MD.with_name(f".{RESULTS_MD.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, RESULTS_MD)
+    write_text_atomic(text, RESULTS_MD)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,9 @@ from typing import Any
 from synthetic import _git   # benchmarks/ is on sys.path when a script here runs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from regr_edu.training.checkpoint import write_text_atomic      # noqa: E402  the one writer
 RESULTS = ROOT / "benchmarks" / "results" / "refine_study.json"
 RUNS = ROOT / "runs" / "benchmarks" / "refine_study"
 
@@ -160,9 +163,8 @@ def run_one(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"{task} {opt} {arm} seed {seed} failed:\n{done.stderr[-3000:]}")
     record = json.loads(done.stdout.strip().splitlines()[-1])
-    tmp = record_path.with_name(".record.json.tmp")
-    tmp.write_text(json.dumps({"config": wanted, "frozen": ARMS[arm][2], "record": record}))
-    os.replace(tmp, record_path)
+    write_text_atomic(json.dumps({"config": wanted, "frozen": ARMS[arm][2], "record": record}),
+                      record_path)
     return {**record, "reused": False}
 
 
@@ -264,9 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                             r["seed"]))
         results["summary"] = summarise(results["runs"])
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        tmp = RESULTS.with_name(f".{RESULTS.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(results) + "\n")
-        os.replace(tmp, RESULTS)
+        write_text_atomic(json.dumps(results) + "\n", RESULTS)
 
     failed: list[tuple] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:

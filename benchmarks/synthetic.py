@@ -36,6 +36,9 @@ import time
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from regr_edu.training.checkpoint import write_text_atomic      # noqa: E402  the one writer
 RESULTS = ROOT / "benchmarks" / "results" / "synthetic.json"
 RUNS = ROOT / "runs" / "benchmarks" / "synthetic"
 
@@ -136,9 +139,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def write(results: dict[str, Any]) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_name(f".{RESULTS.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    os.replace(tmp, RESULTS)
+    write_text_atomic(json.dumps(results, indent=1) + "\n", RESULTS)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
