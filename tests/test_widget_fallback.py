@@ -77,10 +77,11 @@ def test_relation_widget():
 
 
 def test_unit_and_gather_widgets():
-    from regr_edu.interactive import unit as iu
+    from regr_edu.interactive import distribution as iu
     w = iu.unit_widget()
-    check(w, "scales = (4, 4) + (7, 7)", "relation = bilinear", "refine = on")
-    g = iu.gather_widget()
+    check(w, "scales = (4, 4) + (7, 7)", "relation = bilinear", "refine = on", "flip = none")
+    with torch.no_grad():
+        g = iu.gather_widget(iu.demo_unit().explain(iu.demo_map()))
     check(g, "region i = 0")
 
 
