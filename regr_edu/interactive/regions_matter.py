@@ -1,0 +1,236 @@
+r"""Figures, tables, the live rerun and the exercises of the "Regions that matter" chapter.
+
+The chapter's record is ``benchmarks/results/synthetic.json`` (written by
+``benchmarks/synthetic.py``: every run is ``python -m regr_edu.train`` with the record's
+``settings`` and one arm's unit). :func:`synthetic_runs` turns its runs into the form of
+:func:`regr_edu.experiments.train_setting`'s records, so that the ablations chapter's tables,
+curves and verdicts (:mod:`regr_edu.interactive.ablations`) read it too.
+
+- :func:`samples_figure`, :func:`clip_figure`: the task;
+- :func:`synthetic_runs`, :func:`arm_table`, :func:`earlier_and_now`: the record;
+- :func:`cli_argv`, :func:`replay_cli_first_epoch`: one recorded run's first epoch, rerun through
+  the command line's own code;
+- :func:`receptive_field`, :func:`grade_receptive_field`: the chapter's exercise.
+"""
+from __future__ import annotations
+
+import html
+import json
+import pathlib
+import shlex
+import tempfile
+from typing import Any, Callable, Sequence
+
+from .. import experiments
+from ..exercises._runner import GradeResult
+from ._display import new_figure
+from .ablations import FONT, first_epoch_rows, grade_plain, setting_stats, stats_cells
+
+# The comparisons this chapter reads on its record, with the protocol's test. The protocol
+# (``regr_edu.experiments.CLAIMS``) decides the paper's claims on the ablations' record; these
+# are the same questions asked of this record's five seeds, a reading, not a decision.
+ARM_CLAIMS: dict[str, dict[str, Any]] = {
+    "units_beat_backbone": {
+        "claim": "a unit beats the plain backbone",
+        "paper": "Tables 5-6: every unit above Res50 (CUB 84.61; UCF101 82.80)",
+        "comparisons": [("regr", "none"), ("nl", "none"), ("glore", "none")]},
+    "regions_beat_pixels": {
+        "claim": "regions beat pixels: ReGr above the non-local block",
+        "paper": "Tables 5-6: ReGr 86.19 vs NL 85.45 (CUB); 83.98 vs 83.40 (UCF101)",
+        "comparisons": [("regr", "nl")]},
+    "regions_beat_nodes": {
+        "claim": "ReGr above GloRe",
+        "paper": "Tables 5-6: ReGr 86.19 vs GloRe 85.78 (CUB); 83.98 vs 83.30 (UCF101)",
+        "comparisons": [("regr", "glore")]},
+    "refine_helps": {
+        "claim": "refine helps",
+        "paper": "Tables 5-6: with refine 86.19 vs without 85.88 (CUB); 83.98 vs 83.12 (UCF101)",
+        "comparisons": [("regr", "regr_norefine")]},
+}
+
+
+def _check_record(record: object) -> dict[str, Any]:
+    if not isinstance(record, dict) or not {"runs", "arms", "settings"} <= record.keys():
+        raise ValueError("record must be the synthetic sweep's record (a dict with 'runs', "
+                         f"'arms' and 'settings'), got {type(record).__name__}")
+    return record
+
+
+# ------------------------------------------------------------------------------ the task
+def samples_figure(data, count: int = 12):
+    """The first ``count`` images of a :class:`~regr_edu.data.synthetic.SyntheticImages`, each
+    titled with its label and its two glyphs' shapes."""
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= len(data):
+        raise ValueError(f"count must be an integer in [1, {len(data)}], got {count!r}")
+    cols = min(6, count)
+    rows = -(-count // cols)
+    fig, axes = new_figure(rows, cols, figsize=(1.9 * cols, 2.1 * rows), squeeze=False,
+                           layout="constrained")
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < count:
+            image, y = data[k]
+            shapes = data.meta(k)["shapes"]
+            ax.imshow(image.permute(1, 2, 0).numpy())
+            ax.set_title(f"{data.classes[y]}\n{shapes[0]} / {shapes[1]}", fontsize=FONT)
+    return fig
+
+
+def clip_figure(clips, index: int = 0):
+    """The frames of clip ``index`` of a :class:`~regr_edu.data.synthetic.SyntheticClips`,
+    titled with its class and the two squares' directions."""
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(clips):
+        raise ValueError(f"index must be an integer in [0, {len(clips) - 1}], got {index!r}")
+    clip, y = clips[index]
+    frames = clip.shape[1]
+    fig, axes = new_figure(1, frames, figsize=(1.6 * frames, 2.1), layout="constrained")
+    for t, ax in enumerate(axes):
+        ax.imshow(clip[:, t].permute(1, 2, 0).numpy())
+        ax.set_title(f"t={t}", fontsize=FONT)
+        ax.axis("off")
+    fig.suptitle(f"{clips.classes[y]}: {clips.meta(index)['directions']}", fontsize=FONT)
+    return fig
+
+
+# ------------------------------------------------------------------------------ the record
+def synthetic_runs(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record's runs as :func:`regr_edu.experiments.train_setting` writes them: ``setting``
+    (the arm), ``seed``, ``test_acc1`` (the final one), ``history``; ``seconds_per_step`` from
+    the epochs' times."""
+    record = _check_record(record)
+    steps = record["settings"]["train_samples"] // record["settings"]["batch_size"]
+    out = []
+    for r in record["runs"]:
+        seconds = [h["epoch_seconds"] for h in r["history"] if "epoch_seconds" in h]
+        out.append({"setting": r["arm"], "seed": r["seed"], "test_acc1": r["final_test_acc1"],
+                    "history": r["history"],
+                    "seconds_per_step": sum(seconds) / (steps * len(seconds)) if seconds
+                    else float("nan")})
+    return out
+
+
+def arm_labels(record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``{arm: {"label": ...}}`` from the record, in the form the ablations helpers take."""
+    return {a: {"label": v["label"]} for a, v in _check_record(record)["arms"].items()}
+
+
+def arm_table(record: dict[str, Any]) -> str:
+    """HTML: per arm, final top-1 (mean ± std), take-offs, every seed, and the top-1 after
+    epoch 1 (mean)."""
+    runs = synthetic_runs(record)
+    head = "".join(f"<th>{h}</th>" for h in (
+        "model", "final test top-1 %, mean ± std", "took off", "each seed (0, 1, ...)",
+        "top-1 after epoch 1 (mean)"))
+    rows = []
+    for arm, a in record["arms"].items():
+        cells = stats_cells(setting_stats(runs, arm))
+        rows.append(f"<tr><td>{html.escape(a['label'])}</td>"
+                    + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (f"<table style='font-size:90%'><thead><tr>{head}</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def earlier_and_now(earlier: dict[str, Any], now: dict[str, Any]) -> str:
+    """HTML: each arm's final top-1 and take-offs in the earlier record and in this one, with
+    each record's budget in the header."""
+    def budget(r):
+        s = r["settings"]
+        return (f"{s['train_samples']} images × {s['epochs']} epochs, "
+                f"{s.get('optimizer', 'sgd')} lr {s['lr']:g}")
+    old_runs, new_runs = synthetic_runs(earlier), synthetic_runs(now)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in (
+        "model", f"earlier record ({budget(earlier)}; refine as printed)",
+        f"this record ({budget(now)}; refine added)"))
+    rows = []
+    for arm, a in now["arms"].items():
+        cells = []
+        for runs in (old_runs, new_runs):
+            s = setting_stats(runs, arm)
+            cells.append("—" if s is None else
+                         f"{s['mean']:.1f} ± {s['std']:.1f}, {s['took_off']}/{s['n']} took off")
+        rows.append(f"<tr><td>{html.escape(a['label'])}</td>"
+                    + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (f"<table style='font-size:90%'><thead><tr>{head}</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+# ------------------------------------------------------------------------------ the rerun
+def cli_argv(record: dict[str, Any], arm: str, seed: int, output_dir: "str | pathlib.Path",
+             stop_epoch: int | None = None) -> list[str]:
+    """The ``python -m regr_edu.train`` arguments of the recorded run (``arm``, ``seed``): one
+    flag per entry of the record's ``settings`` (``train_samples`` -> ``--train-samples``),
+    the arm's unit and options, ``--seed`` and ``--data-seed`` both ``seed``; ``stop_epoch``
+    stops after that many epochs of the same schedule."""
+    record = _check_record(record)
+    if arm not in record["arms"]:
+        raise ValueError(f"arm must be one of {list(record['arms'])}, got {arm!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    argv: list[str] = []
+    for key, value in record["settings"].items():
+        argv += [f"--{key.replace('_', '-')}",
+                 json.dumps(value) if isinstance(value, dict) else str(value)]
+    a = record["arms"][arm]
+    argv += ["--seed", str(seed), "--data-seed", str(seed), "--unit", a["unit"] or "none",
+             "--output-dir", str(output_dir), "--no-progress", "--device", "cpu"]
+    if a["unit_kwargs"]:
+        argv += ["--unit-kwargs", json.dumps(a["unit_kwargs"])]
+    if stop_epoch is not None:
+        argv += ["--stop-epoch", str(stop_epoch)]
+    return argv
+
+
+def replay_cli_first_epoch(record: dict[str, Any], arm: str, seed: int) -> dict[str, Any]:
+    """Rerun the first epoch of the recorded run (``arm``, ``seed``) through the command line's
+    code (:func:`regr_edu.train.main` with :func:`cli_argv` and ``--stop-epoch 1``, in a
+    temporary folder); return ``argv``, ``command`` (the same arguments for a shell, the folder
+    shown as ``RUN_FOLDER``), ``live`` (its first metrics row), ``recorded`` (the record's) and
+    ``rows`` (:func:`~regr_edu.interactive.ablations.first_epoch_rows`)."""
+    from ..train import main
+    from ..training import read_metrics
+
+    recorded = [r for r in _check_record(record)["runs"] if r["arm"] == arm and r["seed"] == seed]
+    if not recorded:
+        raise ValueError(f"(arm, seed) must be a recorded run, got {(arm, seed)!r}")
+    with tempfile.TemporaryDirectory(prefix="regions_matter_") as folder:
+        argv = cli_argv(record, arm, seed, pathlib.Path(folder) / "run", stop_epoch=1)
+        main(argv)
+        live = read_metrics(pathlib.Path(folder) / "run")[0]
+    shown = cli_argv(record, arm, seed, "RUN_FOLDER", stop_epoch=1)
+    return {"argv": argv, "command": shlex.join(shown), "live": live,
+            "recorded": recorded[0]["history"][0],
+            "rows": first_epoch_rows(recorded[0]["history"][0], live)}
+
+
+# ------------------------------------------------------------------------------ exercise
+def _check_layers(layers: object) -> list[tuple[int, int]]:
+    ok = isinstance(layers, (list, tuple)) and all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in p) for p in layers)
+    if not ok:
+        raise ValueError(f"layers must be a list of (kernel, stride) pairs of positive integers, "
+                         f"got {layers!r}")
+    return [tuple(p) for p in layers]  # type: ignore[misc]
+
+
+def receptive_field(layers: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """``(size, jump)`` of one output cell of a stack of convolutions ``[(kernel, stride)]``,
+    input first: the side of the input window the cell sees and the input distance between two
+    neighbouring cells (away from the borders)."""
+    size, jump = 1, 1
+    for kernel, stride in _check_layers(layers):
+        size += (kernel - 1) * jump
+        jump *= stride
+    return size, jump
+
+
+RF_CASES = [[], [(3, 1)], [(3, 2)], [(3, 1), (3, 1)], [(7, 2), (3, 2), (3, 1)],
+            [(3, 2), (3, 1), (3, 1), (3, 2), (3, 1), (3, 2), (3, 1)], [(1, 2), (5, 1)]]
+
+
+def grade_receptive_field(student_fn: Callable, verbose: bool = True) -> GradeResult:
+    """Check ``student_fn(layers)`` against :func:`receptive_field` on stacks of convolutions
+    (the empty stack, one layer, strides early and late, the backbone's main path)."""
+    return grade_plain(student_fn, receptive_field, [(c,) for c in RF_CASES],
+                       what="receptive field (size, jump)",
+                       convert=lambda v: tuple(int(x) for x in v), verbose=verbose)
