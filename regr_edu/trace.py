@@ -98,5 +98,5 @@ class UnitTrace:
                 out[f.name] = [tuple(t.shape) for t in v]
             elif isinstance(v, list) and v and isinstance(v[0], tuple) and \
                     isinstance(v[0][0], torch.Tensor):
-                out[f.name] = [tuple(t.shape for t in group) for group in v]
+                out[f.name] = [tuple(tuple(t.shape) for t in group) for group in v]
         return out
