@@ -3,8 +3,10 @@ r"""Figures, tables, the live rerun and the exercises of the "Regions that matte
 The chapter's record is ``benchmarks/results/synthetic.json`` (written by
 ``benchmarks/synthetic.py``: every run is ``python -m regr_edu.train`` with the record's
 ``settings`` and one arm's unit). :func:`synthetic_runs` turns its runs into the form of
-:func:`regr_edu.experiments.train_setting`'s records, so that the ablations chapter's tables,
-curves and verdicts (:mod:`regr_edu.interactive.ablations`) read it too.
+:func:`regr_edu.experiments.train_setting`'s records, so that the tables, curves and verdicts
+the two experiment chapters share (:mod:`regr_edu.interactive._records`, available here under
+the same names: :func:`load_record`, :func:`curves_figure`, :func:`verdict_table`,
+:func:`verdict_summary`, :func:`first_epoch_table`) read it too.
 
 - :func:`samples_figure`, :func:`clip_figure`: the task;
 - :func:`synthetic_runs`, :func:`arm_table`, :func:`earlier_and_now`: the record;
@@ -21,10 +23,11 @@ import shlex
 import tempfile
 from typing import Any, Callable, Sequence
 
-from .. import experiments
 from ..exercises._runner import GradeResult
 from ._display import new_figure
-from .ablations import FONT, first_epoch_rows, grade_plain, setting_stats, stats_cells
+from ._records import (FONT, curves_figure, first_epoch_rows, first_epoch_table,  # noqa: F401
+                       grade_plain, load_record, setting_stats, stats_cells, verdict_summary,
+                       verdict_table)
 
 # The comparisons this chapter reads on its record, with the protocol's test. The protocol
 # (``regr_edu.experiments.CLAIMS``) decides the paper's claims on the ablations' record; these
