@@ -151,8 +151,8 @@ def verdict_table(runs: Sequence[dict[str, Any]], claims: dict[str, dict] | None
             rows.append("<tr>" + "".join(lead) + "".join(f"<td>{x}</td>" for x in cells)
                         + "".join(tail) + sec_cell + "</tr>")
     header = "".join(f"<th>{h}</th>" for h in head)
-    return (f"<table style='font-size:90%'><thead><tr>{header}</tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+    return (f"<div style='overflow-x:auto'><table style='font-size:85%'><thead><tr>{header}"
+            f"</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
 
 
 def verdict_summary(runs: Sequence[dict[str, Any]], claims: dict[str, dict] | None = None
