@@ -63,7 +63,7 @@ def test_verdict_table_shows_both_measures_and_the_papers_numbers():
     out = ia.verdict_table(RUNS)
     for text in ("confirmed", "missing runs", "secondary", "the paper's numbers",
                  experiments.CLAIMS["regions_beat_pixels"]["paper"], "98.0 ± 1.6 (n=5, 5 took off)",
-                 "not run yet"):
+                 "not run yet", "p (A &lt; B), Holm", "+ReGr (2,2)+(4,4), bilinear, refine &gt; NL"):
         assert text in out, text
     assert out.count("<tr>") == 1 + sum(len(c["comparisons"]) for c in experiments.CLAIMS.values())
 

@@ -136,7 +136,7 @@ def verdict_table(runs: Sequence[dict[str, Any]], claims: dict[str, dict] | None
             a, b = setting_stats(runs, c["better"]), setting_stats(runs, c["worse"])
             s = second["comparisons"][k]
             sec = ("—" if s.get("missing") else f"{s['mean'][0]:.1f} vs {s['mean'][1]:.1f}")
-            cells = [html.escape(label(c["better"], settings)) + " > "
+            cells = [html.escape(label(c["better"], settings)) + " &gt; "
                      + html.escape(label(c["worse"], settings)), html.escape(_cell(a)),
                      html.escape(_cell(b)), _p(c.get("p_for_holm")), _p(c.get("p_against_holm"))]
             lead = []
@@ -150,7 +150,7 @@ def verdict_table(runs: Sequence[dict[str, Any]], claims: dict[str, dict] | None
                                        else "") + "</td>"
             rows.append("<tr>" + "".join(lead) + "".join(f"<td>{x}</td>" for x in cells)
                         + "".join(tail) + sec_cell + "</tr>")
-    header = "".join(f"<th>{h}</th>" for h in head)
+    header = "".join(f"<th>{html.escape(h, quote=False)}</th>" for h in head)
     return (f"<div style='overflow-x:auto'><table style='font-size:85%'><thead><tr>{header}"
             f"</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
 

@@ -46,7 +46,7 @@ def table_beside_paper(runs: Sequence[dict[str, Any]], key: str,
         cells = stats_cells(setting_stats(runs, name))
         ours.append("<tr><td>" + html.escape(label(name, settings)) + "</td>"
                     + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    ours_head = "".join(f"<th>{h}</th>" for h in (
+    ours_head = "".join(f"<th>{html.escape(h, quote=False)}</th>" for h in (
         "ours: setting", "final top-1 %, mean ± std", "took off", "each seed",
         "top-1 after epoch 1 (mean)"))
     return (f"<h4>{html.escape(t['title'])}</h4><div style='display:flex; gap:2em; "

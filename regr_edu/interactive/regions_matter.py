@@ -121,7 +121,7 @@ def arm_table(record: dict[str, Any]) -> str:
     """HTML: per arm, final top-1 (mean ± std), take-offs, every seed, and the top-1 after
     epoch 1 (mean)."""
     runs = synthetic_runs(record)
-    head = "".join(f"<th>{h}</th>" for h in (
+    head = "".join(f"<th>{html.escape(h, quote=False)}</th>" for h in (
         "model", "final test top-1 %, mean ± std", "took off", "each seed (0, 1, ...)",
         "top-1 after epoch 1 (mean)"))
     rows = []
@@ -141,7 +141,7 @@ def earlier_and_now(earlier: dict[str, Any], now: dict[str, Any]) -> str:
         return (f"{s['train_samples']} images × {s['epochs']} epochs, "
                 f"{s.get('optimizer', 'sgd')} lr {s['lr']:g}")
     old_runs, new_runs = synthetic_runs(earlier), synthetic_runs(now)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in (
+    head = "".join(f"<th>{html.escape(h, quote=False)}</th>" for h in (
         "model", f"earlier record ({budget(earlier)}; refine as printed)",
         f"this record ({budget(now)}; refine added)"))
     rows = []
