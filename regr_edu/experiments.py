@@ -31,7 +31,7 @@ import torch
 from .stats import mann_whitney_less, took_off
 
 __all__ = ["TRAIN", "SETTINGS", "TABLES", "CLAIMS", "CHANCE", "MEASURES", "build_model",
-           "train_setting", "model_cost", "measure", "verdicts"]
+           "train_setting", "model_cost", "measure", "holm", "verdict_rule", "verdicts"]
 
 CHANCE = 50.0
 TRAIN: dict[str, Any] = dict(
@@ -258,7 +258,7 @@ def train_setting(name: str, seed: int, *, train: dict[str, Any] | None = None,
             "train_samples": cfg.train_samples}
 
 
-def _holm(pvalues: Sequence[float]) -> list[float]:
+def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjustment (monotone, capped at 1)."""
     order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
     adjusted, running = [0.0] * len(pvalues), 0.0
@@ -282,6 +282,16 @@ def measure(run: dict[str, Any], name: str = "final") -> float:
     if name == "epoch1":
         return float(run["history"][0]["test_acc1"])
     raise ValueError(f"name must be one of {list(MEASURES)}, got {name!r}")
+
+
+def verdict_rule(p_for: Sequence[float], p_against: Sequence[float], alpha: float = ALPHA
+                 ) -> str:
+    """The protocol's rule on a claim's Holm-adjusted p-values: ``"contradicted"`` if one
+    comparison passes against the paper, ``"confirmed"`` if every one passes for it, else
+    ``"undecided at this power"``."""
+    if any(p < alpha for p in p_against):
+        return "contradicted"
+    return "confirmed" if all(p < alpha for p in p_for) else "undecided at this power"
 
 
 def verdicts(runs: Sequence[dict[str, Any]], claims: dict[str, dict[str, Any]] | None = None,
@@ -317,16 +327,11 @@ def verdicts(runs: Sequence[dict[str, Any]], claims: dict[str, dict[str, Any]] |
         if len(done) < len(rows):
             verdict = "missing runs"
         else:
-            p_for = _holm([r["p_for"] for r in done])
-            p_against = _holm([r["p_against"] for r in done])
+            p_for = holm([r["p_for"] for r in done])
+            p_against = holm([r["p_against"] for r in done])
             for r, pf, pa in zip(done, p_for, p_against):
                 r["p_for_holm"], r["p_against_holm"] = pf, pa
-            if any(pa < alpha for pa in p_against):
-                verdict = "contradicted"
-            elif all(pf < alpha for pf in p_for):
-                verdict = "confirmed"
-            else:
-                verdict = "undecided at this power"
+            verdict = verdict_rule(p_for, p_against, alpha)
         out[key] = {**{k: v for k, v in c.items() if k != "comparisons"}, "comparisons": rows,
                     "verdict": verdict, "alpha": alpha, "measure": measure_name}
     return out

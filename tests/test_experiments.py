@@ -179,10 +179,10 @@ def test_holm_can_turn_raw_passes_into_undecided():
 
 
 def test_holm_adjustment():
-    assert ex._holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert ex._holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])                 # capped at 1
-    assert ex._holm([0.011, 0.012]) == pytest.approx([0.022, 0.022])          # monotone
-    assert ex._holm([0.2]) == [0.2] and ex._holm([]) == []
+    assert ex.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert ex.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])                 # capped at 1
+    assert ex.holm([0.011, 0.012]) == pytest.approx([0.022, 0.022])          # monotone
+    assert ex.holm([0.2]) == [0.2] and ex.holm([]) == []
 
 
 def test_secondary_measure_reads_epoch1_and_can_differ():

@@ -138,7 +138,7 @@ def test_replay_first_epoch_reruns_a_recorded_run():
 
 # ------------------------------------------------------------------------------ exercises
 def test_grade_holm():
-    assert ia.grade_holm(experiments._holm, verbose=False)
+    assert ia.grade_holm(experiments.holm, verbose=False)
 
     def bonferroni(p):
         return [min(1.0, len(p) * v) for v in p]

@@ -118,16 +118,11 @@ def grade_holm(student_fn: Callable, verbose: bool = True) -> GradeResult:
     maximum, cap at 1, return the adjusted values in the input's order."""
     def close(got, want):
         return len(got) == len(want) and all(abs(g - w) <= 1e-12 for g, w in zip(got, want))
-    return grade_plain(student_fn, experiments._holm, HOLM_CASES, what="Holm's adjustment",
+    return grade_plain(student_fn, experiments.holm, HOLM_CASES, what="Holm's adjustment",
                        convert=lambda v: [float(x) for x in v], equal=close, verbose=verbose)
 
 
-def verdict_rule(p_for: Sequence[float], p_against: Sequence[float], alpha: float) -> str:
-    """The protocol's rule on a claim's Holm-adjusted p-values (the one
-    :func:`regr_edu.experiments.verdicts` applies)."""
-    if any(p < alpha for p in p_against):
-        return "contradicted"
-    return "confirmed" if all(p < alpha for p in p_for) else "undecided at this power"
+verdict_rule = experiments.verdict_rule       # the protocol's rule, as the sweep applies it
 
 
 VERDICT_CASES = [([0.01], [0.99], 0.05), ([0.01, 0.2], [0.9, 0.6], 0.05), ([0.7], [0.03], 0.05),
