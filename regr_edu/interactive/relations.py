@@ -4,8 +4,8 @@ Plain functions validate their arguments (a ``ValueError`` naming the parameter,
 value) and return arrays, numbers or matplotlib figures; :func:`relation_widget` wraps them in
 ipywidgets whose choices and bounds are exactly what the functions accept. Every relation matrix
 drawn here is computed by the package's own :class:`regr_edu.ReGr` (``ReGr.explain``) and every
-cost is measured with :class:`torch.utils.flop_counter.FlopCounterMode` on the package's relation
-modules; the closed-form counts in :func:`cost_formula` are checked against those measurements.
+cost is measured with the package's one FLOP counter (:func:`regr_edu.costs.count_flops`) on
+its relation modules; the closed-form counts in :func:`cost_formula` are checked against those measurements.
 
 Region order (as in :class:`regr_edu.ReGr`): the regions of the first scale row by row, then those
 of the next scale; :class:`regr_edu.regions.RegionLayout` (``result["layout"]``) walks that list.
@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from torch.utils.flop_counter import FlopCounterMode
 
 from .._checks import check_choice
 from ..regions import RegionLayout
 from ..regr import ReGr
 from ..relations import RELATION_CLASSES
+from ..costs import count_flops
 from ._display import figure_png, new_figure, with_static_fallback
 from ._photo import photo, photo_features
 
@@ -300,7 +300,8 @@ def _relation_module(relation: str, N: int, M: int, options: dict) -> torch.nn.M
 
 def relation_costs(relation: str, N: int, M: int, **options: Any) -> dict[str, int]:
     """Measure one relation module on ``V`` ``(1, N, M)``: ``flops`` counted by
-    :class:`torch.utils.flop_counter.FlopCounterMode` and ``params`` by summing its parameters.
+    the package's one counter (:func:`regr_edu.costs.count_flops`) and ``params`` by summing its
+    parameters.
     ``options`` go to the relation's constructor (``inner_channels``, ``reduction`` ...).
 
     Module and input live on PyTorch's ``meta`` device: every operation runs with shapes only,
@@ -310,10 +311,8 @@ def relation_costs(relation: str, N: int, M: int, **options: Any) -> dict[str, i
     with torch.device("meta"):
         module = _relation_module(relation, N, M, options)
         V = torch.randn(1, N, M)                                 # shapes only
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module(V, [(1, 1, N)])                                   # the regions as a 1 x N strip
-    return dict(flops=int(counter.get_total_flops()),
-                params=sum(p.numel() for p in module.parameters()))
+    flops, _ = count_flops(module, V, [(1, 1, N)])              # the regions as a 1 x N strip
+    return dict(flops=flops, params=sum(p.numel() for p in module.parameters()))
 
 
 def cost_figure(Ns: Sequence[int], M: int = 64, marks: dict[str, int] | None = None) -> Figure:
