@@ -5,7 +5,8 @@ value) and return arrays, numbers or matplotlib figures; :func:`relation_widget`
 ipywidgets whose choices and bounds are exactly what the functions accept. Every relation matrix
 drawn here is computed by the package's own :class:`regr_edu.ReGr` (``ReGr.explain``) and every
 cost is measured with the package's one FLOP counter (:func:`regr_edu.costs.count_flops`) on
-its relation modules; the closed-form counts in :func:`cost_formula` are checked against those measurements.
+its relation modules; the closed-form counts in :func:`cost_formula` are checked against those
+measurements.
 
 Region order (as in :class:`regr_edu.ReGr`): the regions of the first scale row by row, then those
 of the next scale; :class:`regr_edu.regions.RegionLayout` (``result["layout"]``) walks that list.
@@ -111,7 +112,8 @@ def on_grids(values: torch.Tensor, layout: RegionLayout) -> list[np.ndarray]:
 def row_similarity(R: torch.Tensor) -> float:
     """Mean correlation between two different rows of ``R`` ``(N, N)``: near 1 when every
     region gathers from the others in the same proportions, near 0 when each row is its own."""
-    if not isinstance(R, torch.Tensor) or R.dim() != 2 or R.shape[0] != R.shape[1] or R.shape[0] < 2:
+    if (not isinstance(R, torch.Tensor) or R.dim() != 2 or R.shape[0] != R.shape[1]
+            or R.shape[0] < 2):
         raise ValueError(f"R must be a square (N, N) tensor with N >= 2, "
                          f"got {tuple(R.shape) if isinstance(R, torch.Tensor) else R!r}")
     C = torch.corrcoef(R.detach().to(torch.float64))               # (N, N) row correlations
