@@ -54,6 +54,8 @@ TASKS: dict[str, dict[str, Any]] = {
     # four times the clips: where no form took off in "clip" (recorded apart: --out)
     "clip_large": {"dataset": "synthetic-video", "image_size": 64, "frames": 4,
                    "train_samples": 4096, "test_samples": 1024, "epochs": 6, "chance": 100 / 3},
+    "clip_long": {"dataset": "synthetic-video", "image_size": 64, "frames": 4,
+                  "train_samples": 4096, "test_samples": 1024, "epochs": 12, "chance": 100 / 3},
 }
 OPTS: dict[str, dict[str, Any]] = {
     "sgd": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},
