@@ -72,22 +72,9 @@ def _git(*args: str) -> str:
 
 
 def _argv(arm: str, seed: int, out: pathlib.Path) -> list[str]:
+    from regr_edu.experiments import cli_argv
     _, unit, options = ARMS[arm]
-    s = SETTINGS
-    argv = ["--dataset", s["dataset"], "--image-size", str(s["image_size"]),
-            "--train-samples", str(s["train_samples"]), "--test-samples", str(s["test_samples"]),
-            "--model", s["model"], "--model-kwargs", json.dumps(s["model_kwargs"]),
-            "--num-units", str(s["num_units"]), "--epochs", str(s["epochs"]),
-            "--batch-size", str(s["batch_size"]), "--optimizer", s["optimizer"],
-            "--lr", str(s["lr"]),
-            "--momentum", str(s["momentum"]), "--weight-decay", str(s["weight_decay"]),
-            "--schedule", s["schedule"], "--warmup-epochs", str(s["warmup_epochs"]),
-            "--warmup-factor", str(s["warmup_factor"]), "--eval-every", str(s["eval_every"]),
-            "--threads", str(s["threads"]), "--seed", str(seed), "--data-seed", str(seed),
-            "--unit", unit or "none", "--output-dir", str(out), "--no-progress", "--device", "cpu"]
-    if options:
-        argv += ["--unit-kwargs", json.dumps(options)]
-    return argv
+    return cli_argv(SETTINGS, unit, options, seed, out)
 
 
 def run_one(arm: str, seed: int) -> dict[str, Any]:

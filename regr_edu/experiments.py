@@ -22,6 +22,7 @@ On a 16 × 16 map (layer2 of a 64 × 64 input) the paper's CUB scales (4, 4) and
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from typing import Any, Callable, Sequence
@@ -31,7 +32,7 @@ import torch
 from .stats import mann_whitney_less, took_off
 
 __all__ = ["TRAIN", "SETTINGS", "TABLES", "CLAIMS", "CHANCE", "MEASURES", "build_model",
-           "train_setting", "model_cost", "measure", "holm", "verdict_rule", "verdicts"]
+           "train_setting", "cli_argv", "model_cost", "measure", "holm", "verdict_rule", "verdicts"]
 
 CHANCE = 50.0
 TRAIN: dict[str, Any] = dict(
@@ -167,6 +168,29 @@ def build_model(name: str, num_classes: int = 2) -> torch.nn.Module:
         kwargs.update({k: (tuple(map(tuple, v)) if k == "scales" else v)
                        for k, v in s.get("unit_kwargs", {}).items()})
     return small_resnet(num_classes, **kwargs)
+
+
+def cli_argv(settings: dict[str, Any], unit: str | None, unit_kwargs: dict[str, Any] | None,
+             seed: int, output_dir: "str | os.PathLike[str]",
+             stop_epoch: int | None = None) -> list[str]:
+    """``python -m regr_edu.train`` arguments for one run: one flag per entry of ``settings``
+    (``train_samples`` -> ``--train-samples``; dicts as JSON), the unit and its options,
+    ``--seed`` and ``--data-seed`` both ``seed``, on the CPU without a progress bar;
+    ``stop_epoch`` stops after that many epochs of the same schedule. How
+    ``benchmarks/synthetic.py`` runs its arms and how a chapter replays one."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    argv: list[str] = []
+    for key, value in settings.items():
+        argv += [f"--{key.replace('_', '-')}",
+                 json.dumps(value) if isinstance(value, dict) else str(value)]
+    argv += ["--seed", str(seed), "--data-seed", str(seed), "--unit", unit or "none",
+             "--output-dir", str(output_dir), "--no-progress", "--device", "cpu"]
+    if unit_kwargs:
+        argv += ["--unit-kwargs", json.dumps(unit_kwargs)]
+    if stop_epoch is not None:
+        argv += ["--stop-epoch", str(stop_epoch)]
+    return argv
 
 
 def model_cost(name: str) -> dict[str, float]:

@@ -17,12 +17,12 @@ the same names: :func:`load_record`, :func:`curves_figure`, :func:`verdict_table
 from __future__ import annotations
 
 import html
-import json
 import pathlib
 import shlex
 import tempfile
 from typing import Any, Callable, Sequence
 
+from .. import experiments
 from ..exercises._runner import GradeResult
 from ._display import new_figure
 from ._records import (FONT, curves_figure, first_epoch_rows, first_epoch_table,  # noqa: F401
@@ -167,20 +167,9 @@ def cli_argv(record: dict[str, Any], arm: str, seed: int, output_dir: "str | pat
     record = _check_record(record)
     if arm not in record["arms"]:
         raise ValueError(f"arm must be one of {list(record['arms'])}, got {arm!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    argv: list[str] = []
-    for key, value in record["settings"].items():
-        argv += [f"--{key.replace('_', '-')}",
-                 json.dumps(value) if isinstance(value, dict) else str(value)]
     a = record["arms"][arm]
-    argv += ["--seed", str(seed), "--data-seed", str(seed), "--unit", a["unit"] or "none",
-             "--output-dir", str(output_dir), "--no-progress", "--device", "cpu"]
-    if a["unit_kwargs"]:
-        argv += ["--unit-kwargs", json.dumps(a["unit_kwargs"])]
-    if stop_epoch is not None:
-        argv += ["--stop-epoch", str(stop_epoch)]
-    return argv
+    return experiments.cli_argv(record["settings"], a["unit"], a["unit_kwargs"], seed,
+                                output_dir, stop_epoch)
 
 
 def replay_cli_first_epoch(record: dict[str, Any], arm: str, seed: int) -> dict[str, Any]:
