@@ -579,10 +579,7 @@ class ReGr(nn.Module):
         V, grids, offsets = self.refine_regions(A, keep=trace)   # Eq. 3-4: (B, N, M)
         Z = self.relate(V, grids)                                # Eq. 5-12: (B, N, M)
         Y = self.distribute(Z, xi, grids)                        # Eq. 13: per scale
-        Y_sum = Y[0]
-        for Y_s in Y[1:]:
-            Y_sum = Y_sum + Y_s                                  # (B, c_mu, T, H, W)
-        y = self.residual(x5, Y_sum, relay)                      # x + BN(W Y): (B, C, T, H, W)
+        y = self.residual(x5, sum(Y[1:], Y[0]), relay)           # x + BN(W sum_s Y_s)
         out = y.squeeze(2) if was_4d else y
         if not trace:
             return out

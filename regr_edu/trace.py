@@ -74,10 +74,7 @@ class UnitTrace:
     @property
     def Y_sum(self) -> torch.Tensor:
         """Eq. 13 summed over the scales, ``(B, c_mu, T, H, W)``: what the lift reads."""
-        total = self.Y[0]
-        for y in self.Y[1:]:
-            total = total + y
-        return total
+        return sum(self.Y[1:], self.Y[0])
 
     def by_scale(self, name: str) -> list:
         """``"V"`` or ``"Z"`` (or any ``(B, N, ...)`` field) as one ``(B, T, Gh, Gw, ...)``
