@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from ._checks import check_choice, check_int, check_nonnegative_int
 from .stats import mann_whitney_less, took_off
 
 __all__ = ["TRAIN", "SETTINGS", "TABLES", "CLAIMS", "CHANCE", "MEASURES", "build_model",
@@ -155,8 +156,7 @@ def build_model(name: str, num_classes: int = 2) -> torch.nn.Module:
     """The network of setting ``name`` (initialised from the global generator: seed first)."""
     from .models import small_resnet
 
-    if name not in SETTINGS:
-        raise ValueError(f"name must be one of {list(SETTINGS)}, got {name!r}")
+    check_choice("name", name, list(SETTINGS))
     s = SETTINGS[name]
     kwargs: dict[str, Any] = dict(widths=WIDTHS, input_size=(TRAIN["image_size"],) * 2)
     if "blocks" in s:
@@ -178,8 +178,7 @@ def cli_argv(settings: dict[str, Any], unit: str | None, unit_kwargs: dict[str, 
     ``--seed`` and ``--data-seed`` both ``seed``, on the CPU without a progress bar;
     ``stop_epoch`` stops after that many epochs of the same schedule. How
     ``benchmarks/synthetic.py`` runs its arms and how a chapter replays one."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_nonnegative_int("seed", seed)
     argv: list[str] = []
     for key, value in settings.items():
         argv += [f"--{key.replace('_', '-')}",
@@ -237,8 +236,7 @@ def train_setting(name: str, seed: int, *, train: dict[str, Any] | None = None,
     from .training.engine import evaluate, train_one_epoch
     from .training.run import lr_lambda
 
-    if name not in SETTINGS:
-        raise ValueError(f"name must be one of {list(SETTINGS)}, got {name!r}")
+    check_choice("name", name, list(SETTINGS))
     if threads:
         torch.set_num_threads(threads)
     train = dict(TRAIN if train is None else train)
@@ -247,9 +245,8 @@ def train_setting(name: str, seed: int, *, train: dict[str, Any] | None = None,
                       {"seed": seed, "unit": s["unit"],
                        "unit_kwargs": s.get("unit_kwargs", {}) if s["unit"] else {},
                        "progress": False})
-    if stop_after is not None and not (isinstance(stop_after, int) and 1 <= stop_after
-                                       <= cfg.epochs):
-        raise ValueError(f"stop_after must be an integer in [1, {cfg.epochs}], got {stop_after!r}")
+    if stop_after is not None:
+        check_int("stop_after", stop_after, 1, cfg.epochs)
     train_set, test_set = _datasets(cfg.train_samples, cfg.test_samples)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     seed_everything(cfg.seed)
@@ -301,11 +298,8 @@ MEASURES = {
 
 def measure(run: dict[str, Any], name: str = "final") -> float:
     """A run's value of measure ``name`` (:data:`MEASURES`)."""
-    if name == "final":
-        return float(run["test_acc1"])
-    if name == "epoch1":
-        return float(run["history"][0]["test_acc1"])
-    raise ValueError(f"name must be one of {list(MEASURES)}, got {name!r}")
+    check_choice("name", name, list(MEASURES))
+    return float(run["test_acc1"] if name == "final" else run["history"][0]["test_acc1"])
 
 
 def verdict_rule(p_for: Sequence[float], p_against: Sequence[float], alpha: float = ALPHA
@@ -328,8 +322,7 @@ def verdicts(runs: Sequence[dict[str, Any]], claims: dict[str, dict[str, Any]] |
     The protocol decides on the final top-1; ``measure_name="epoch1"`` is its secondary read.
     """
     claims = CLAIMS if claims is None else claims
-    if measure_name not in MEASURES:
-        raise ValueError(f"measure_name must be one of {list(MEASURES)}, got {measure_name!r}")
+    check_choice("measure_name", measure_name, list(MEASURES))
     by: dict[str, list[float]] = {}
     for r in sorted(runs, key=lambda r: r["seed"]):
         by.setdefault(r["setting"], []).append(measure(r, measure_name))
