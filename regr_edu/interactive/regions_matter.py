@@ -23,6 +23,7 @@ import tempfile
 from typing import Any, Callable, Sequence
 
 from .. import experiments
+from .._checks import check_choice, check_int
 from ..exercises._runner import GradeResult
 from ._display import new_figure
 from ._records import (FONT, curves_figure, first_epoch_rows, first_epoch_table,  # noqa: F401
@@ -63,8 +64,7 @@ def _check_record(record: object) -> dict[str, Any]:
 def samples_figure(data, count: int = 12):
     """The first ``count`` images of a :class:`~regr_edu.data.synthetic.SyntheticImages`, each
     titled with its label and its two glyphs' shapes."""
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= len(data):
-        raise ValueError(f"count must be an integer in [1, {len(data)}], got {count!r}")
+    check_int("count", count, 1, len(data))
     cols = min(6, count)
     rows = -(-count // cols)
     fig, axes = new_figure(rows, cols, figsize=(1.9 * cols, 2.1 * rows), squeeze=False,
@@ -82,8 +82,7 @@ def samples_figure(data, count: int = 12):
 def clip_figure(clips, index: int = 0):
     """The frames of clip ``index`` of a :class:`~regr_edu.data.synthetic.SyntheticClips`,
     titled with its class and the two squares' directions."""
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(clips):
-        raise ValueError(f"index must be an integer in [0, {len(clips) - 1}], got {index!r}")
+    check_int("index", index, 0, len(clips) - 1)
     clip, y = clips[index]
     frames = clip.shape[1]
     fig, axes = new_figure(1, frames, figsize=(1.6 * frames, 2.1), layout="constrained")
@@ -165,8 +164,7 @@ def cli_argv(record: dict[str, Any], arm: str, seed: int, output_dir: "str | pat
     the arm's unit and options, ``--seed`` and ``--data-seed`` both ``seed``; ``stop_epoch``
     stops after that many epochs of the same schedule."""
     record = _check_record(record)
-    if arm not in record["arms"]:
-        raise ValueError(f"arm must be one of {list(record['arms'])}, got {arm!r}")
+    check_choice("arm", arm, list(record["arms"]))
     a = record["arms"][arm]
     return experiments.cli_argv(record["settings"], a["unit"], a["unit_kwargs"], seed,
                                 output_dir, stop_epoch)
