@@ -6,7 +6,8 @@ Usage:  python benchmarks/units.py [--repeats 9] [--threads 1] [--device cpu|cud
 
 For each shape it prints FLOPs (``torch.utils.flop_counter``, which counts a multiply-add as 2
 and does not count softmax, element-wise ops or the BatchNorm) and the median forward+backward
-time (training mode) over interleaved repeats of: the unit, a torchvision ``Bottleneck``, GloRe
+time (training mode; the gradient from above is made once, outside the timings) over
+interleaved repeats of: the unit, a torchvision ``Bottleneck``, GloRe
 and the non-local block (its default, the official pooled form); then the unit under
 ``torch.compile`` against eager, interleaved as a pair (``--no-compile`` leaves it out). Ratios are measured in one run, so they hold
 on a noisy shared machine better than absolute times do. ``--profile`` adds the unit's top
@@ -57,14 +58,15 @@ def _trained(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-def profile_top(module: torch.nn.Module, x: torch.Tensor, rows: int = 8) -> list[dict]:
+def profile_top(module: torch.nn.Module, x: torch.Tensor, rows: int = 8,
+                grad: torch.Tensor | None = None) -> list[dict]:
     """The operators with the most self time in three forward+backward passes."""
     from torch.profiler import ProfilerActivity, profile
     for _ in range(2):
-        forward_backward(module, x)
+        forward_backward(module, x, grad)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(3):
-            forward_backward(module, x)
+            forward_backward(module, x, grad)
     events = [e for e in prof.key_averages() if not e.key.startswith(("autograd::", "_"))]
     total = sum(e.self_cpu_time_total for e in events)
     events.sort(key=lambda e: -e.self_cpu_time_total)
@@ -97,7 +99,8 @@ def main(argv=None) -> dict:
                 "GloRe": _trained(rg.GloRe(C)), "NL": _trained(rg.NonLocal(C))}
         mods = {k: m.to(dev).train() for k, m in mods.items()}
         x = torch.randn(B, C, H, W, device=dev, requires_grad=True)
-        cases = {k: (lambda m=m: forward_backward(m, x)) for k, m in mods.items()}
+        g = torch.ones_like(x)      # the gradient from above, made once (not the blocks' work)
+        cases = {k: (lambda m=m: forward_backward(m, x, g)) for k, m in mods.items()}
         flops = {k: count_flops(m, x)[0] for k, m in mods.items()}
         times = time_interleaved(cases, repeats=args.repeats, warmup=2)
         ms = {k: 1e3 * statistics.median(v) for k, v in times.items()}
@@ -108,7 +111,7 @@ def main(argv=None) -> dict:
             forward_backward(compiled, x)                      # compiles forward and backward
             compile_s = time.perf_counter() - start
             pair = time_interleaved({"eager": cases["unit"],
-                                     "compiled": lambda: forward_backward(compiled, x)},
+                                     "compiled": lambda: forward_backward(compiled, x, g)},
                                     repeats=args.repeats, warmup=1)
             ms["unit compiled"] = 1e3 * statistics.median(pair["compiled"])
             ms["unit (pair)"] = 1e3 * statistics.median(pair["eager"])
@@ -129,7 +132,7 @@ def main(argv=None) -> dict:
                   f"{row['compile_speedup']:.2f}x (eager {ms['unit (pair)']:.1f} ms, compiled "
                   f"{ms['unit compiled']:.1f} ms, interleaved)")
         if args.profile:
-            row["profile"] = profile_top(mods["unit"], x)
+            row["profile"] = profile_top(mods["unit"], x, grad=g)
             print("unit's top operators (self time, fwd+bwd): " + ", ".join(
                 f"{p['op']} {100 * p['share']:.0f}% ({p['calls']})" for p in row["profile"]))
         result["shapes"].append(row)

@@ -471,7 +471,9 @@ class ReGr(nn.Module):
         ``(B, c_mu+c_nu, T, H, W)`` (from :meth:`project`), split into regions in one pass."""
         H, W = mu_nu.shape[-2:]
         r = split_regions(pad_to_scale(mu_nu, scale), scale)     # (B, T, Gh, Gw, c_mu+c_nu, P)
-        mu_r, nu_r = r[..., :self.mu_channels, :], r[..., self.mu_channels:, :]  # views
+        # views; split (not two slices) so that the backward writes one gradient, not two
+        # zero-filled full-size ones that are then added
+        mu_r, nu_r = r.split([self.mu_channels, self.nu_channels], dim=-2)
         padded = (H % scale[0]) or (W % scale[1])
         mask = cell_mask(H, W, scale, device=mu_nu.device) if padded else None  # (Gh, Gw, P)
         if self.aggregation != "bilinear":                       # the aggregation study

@@ -44,6 +44,18 @@ def test_interleaved_timing_runs_cases_in_turn():
         costs.time_interleaved({"a": lambda: None}, repeats=0)
 
 
+def test_forward_backward_uses_the_given_gradient_from_above():
+    """The gradient from above is ones by default; a given one reaches the input unchanged
+    through a residual unit whose last BatchNorm starts at zero (the identity)."""
+    unit = costs.build_unit("regr", 16, (8, 8))
+    x = costs.make_input(2, 16, (8, 8))
+    costs.forward_backward(unit, x)
+    torch.testing.assert_close(x.grad, torch.ones_like(x))
+    g = torch.randn_like(x)
+    costs.forward_backward(unit, x, g)
+    torch.testing.assert_close(x.grad, g)
+
+
 def test_memory_grows_quadratically_for_pixels_linearly_for_graphs():
     """Non-local keeps its L x L attention for backward; GloRe keeps only L-sized maps."""
     def saved(name, side, **options):
