@@ -150,8 +150,12 @@ def forward_stats(module: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, in
             seen[st.data_ptr()] = st.nbytes()
         return t
 
+    flops, by_op = _counted(module, x)
+    # the bytes from a forward of its own: the FLOP counter watches every module with global
+    # hooks, and a watched ReGr leaves its fused tail to call its BatchNorm as a module (which
+    # keeps its C-channel input), so under the counter the saved bytes are not training's
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        flops, by_op = _counted(module, x)
+        module(x)
     return flops, by_op, sum(seen.values())
 
 

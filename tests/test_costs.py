@@ -56,6 +56,32 @@ def test_forward_backward_uses_the_given_gradient_from_above():
     torch.testing.assert_close(x.grad, g)
 
 
+def test_saved_bytes_are_those_of_a_training_forward():
+    """The FLOP counter watches modules with hooks, and a watched ReGr takes its unfused tail:
+    the saved bytes come from a forward outside the counter, as in training (the fused tail keeps
+    no C-channel tensor, so ReGr keeps less than its input's size)."""
+    unit = costs.build_unit("regr", 64, (16, 16))
+    x = costs.make_input(2, 64, (16, 16))
+    skip = {p.untyped_storage().data_ptr() for p in unit.parameters()}
+    skip.add(x.untyped_storage().data_ptr())
+
+    def plain_forward() -> int:
+        kept = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: kept.append(t) or t,
+                                                      lambda t: t):
+            unit(x)
+        return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in kept
+                    if t.untyped_storage().data_ptr() not in skip}.values())
+
+    fused = plain_forward()
+    assert costs.saved_bytes(unit, x) == fused
+    handle = unit.bn.register_forward_hook(lambda *args: None)      # watched: the unfused tail
+    try:
+        assert plain_forward() - fused >= x.numel() * x.element_size()   # BN's C-channel input
+    finally:
+        handle.remove()
+
+
 def test_memory_grows_quadratically_for_pixels_linearly_for_graphs():
     """Non-local keeps its L x L attention for backward; GloRe keeps only L-sized maps."""
     def saved(name, side, **options):
