@@ -25,10 +25,11 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 from ._checks import (as_5d, check_choice, check_positive_int, check_scales,
                       refuse_jit_script)
+from ._products import (_LINEAR, ONEDNN_MIN as _ONEDNN_MIN, _autocast, _onednn,
+                        _plain_autograd, _rows_times_rows)
 from .aggregation import AGGREGATIONS, aggregate, pool_bins, pool_regions
 from .distribution import distribute
 from .refine import Refine
@@ -64,32 +65,10 @@ def _check_finite_for_batchnorm(x5: torch.Tensor) -> None:
                          f"(of the (B, C, T, H, W) view): {float(x5.detach()[idx])}")
 
 
-def _onednn(t: torch.Tensor) -> bool:
-    """oneDNN runs this tensor's products: a CPU float32 tensor, oneDNN built in."""
-    return (t.device.type == "cpu" and t.dtype == torch.float32
-            and torch.backends.mkldnn.is_available() and _LINEAR is not None)
-
-
-def _find_linear():
-    try:
-        return torch.ops.mkldnn._linear_pointwise
-    except (AttributeError, RuntimeError):      # a build without oneDNN's linear
-        return None
-
-
-_LINEAR = _find_linear()
-
-
 # oneDNN's linear layer runs one sample at a time: above this batch size the products that
 # would loop over the samples use the batched GEMM instead
 _LOOP_MAX = 4
-# below this many channels (on both sides of a product) the batched GEMM is the faster one
-_ONEDNN_MIN = 128
-
-
-def _rows_times_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a @ b^T`` by oneDNN's linear layer: ``(N, K)`` and ``(O, K)``, both row-major."""
-    return _LINEAR(a, b, None, "none", [], "")
+# below _ONEDNN_MIN channels (on both sides of a product) the batched GEMM is the faster one
 
 
 def _mkldnn_1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
@@ -180,14 +159,6 @@ class _Conv1x1(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None
 
 
-def _plain_autograd() -> bool:
-    """Inside ``torch.compile``/``export`` or under a dispatch mode other than the FLOP counter
-    (fake tensors, say) the unit uses plain operators, which those tools know."""
-    mode = _get_current_dispatch_mode()
-    return torch.compiler.is_compiling() or (
-        mode is not None and type(mode).__name__ != "_FlopCounterMode")
-
-
 def _register_flops() -> None:
     """``torch.utils.flop_counter`` counts ``aten.convolution`` but not the oneDNN convolution
     the fast path calls directly: give it the same formula."""
@@ -219,14 +190,6 @@ def _hooked(module: nn.Module) -> bool:
     from torch.nn.modules import module as mod
     return bool(module._forward_hooks or module._forward_pre_hooks
                 or mod._global_forward_hooks or mod._global_forward_pre_hooks)
-
-
-def _autocast(x: torch.Tensor) -> bool:
-    """Autocast is on for ``x``'s device."""
-    try:
-        return torch.is_autocast_enabled(x.device.type)
-    except TypeError:                           # torch < 2.4: no device argument
-        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
 
 def _fast_conv(x: torch.Tensor) -> bool:

@@ -169,3 +169,47 @@ def test_sync_batchnorm_keeps_the_module_path():
     u = torch.nn.SyncBatchNorm.convert_sync_batchnorm(_unit())
     assert not u._fused_tail(torch.randn(2, 32, 1, 4, 4))
     assert _unit()._fused_tail(torch.randn(2, 32, 1, 4, 4))
+
+
+def _relation_step(rel, V, w):
+    """Forward+backward of a relation: Z, V's gradient and the parameters' gradients."""
+    V = V.detach().clone().requires_grad_()
+    rel.zero_grad()
+    Z = rel(V)
+    (Z * w.to(Z.dtype)).sum().backward()
+    grads = {n: p.grad for n, p in rel.named_parameters() if n != "phi.bias"}
+    return {"Z": Z.detach(), "V.grad": V.grad, **grads}   # phi's bias: zero under the softmax
+
+
+@pytest.mark.parametrize("normalize", ["softmax", "dot"])
+def test_bilinear_relation_on_onednn_matches_float64(normalize):
+    """M >= 128 in float32 on a CPU: theta, phi, theta phi^T and R V run on oneDNN's linear
+    layer; they agree with float64 (plain operators) as closely as PyTorch's own float32 does,
+    and the FLOP counter counts the same products."""
+    g = torch.Generator().manual_seed(0)
+    rel = rg.BilinearRelation(256, normalize=normalize)
+    V = torch.randn(2, 70, 256, generator=g)
+    w = torch.randn(2, 70, 256, generator=g)
+    if not rel._fast(V):
+        pytest.skip("this PyTorch has no oneDNN linear layer")
+    fast = _relation_step(rel, V, w)
+    twin = copy.deepcopy(rel)
+    with _Plain():                                       # under a dispatch mode: plain operators
+        plain = _relation_step(twin, V, w)
+    ref = _relation_step(copy.deepcopy(rel).double(), V.double(), w)
+    for k, r in ref.items():
+        err = float((fast[k].double() - r).norm() / r.norm())
+        err_plain = float((plain[k].double() - r).norm() / r.norm())
+        assert err < max(4 * err_plain, 1e-6), (k, err, err_plain)
+    assert count_flops(rel, V)[0] == count_flops(copy.deepcopy(rel).double(), V.double())[0]
+
+
+def test_bilinear_relation_keeps_plain_operators_where_they_are_faster_or_watched():
+    rel = rg.BilinearRelation(256)
+    assert not rel._fast(torch.randn(2, 10, 256, dtype=torch.float64))
+    assert not rg.BilinearRelation(64)._fast(torch.randn(2, 10, 64))        # M < 128
+    seen = []
+    rel.theta.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    assert not rel._fast(torch.randn(2, 10, 256))
+    rel(torch.randn(2, 10, 256))
+    assert seen == [torch.Size([2, 10, 64])]

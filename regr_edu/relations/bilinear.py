@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_positive_int
+from .._products import linear, product, product_t, use_onednn
 
 
 class BilinearRelation(nn.Module):
@@ -47,17 +48,32 @@ class BilinearRelation(nn.Module):
         self.theta = nn.Linear(channels, inner)    # 1-D conv of kernel 1: M -> M'
         self.phi = nn.Linear(channels, inner)      # 1-D conv of kernel 1: M -> M'
 
+    def _fast(self, V: torch.Tensor) -> bool:
+        """The products run on oneDNN (:mod:`regr_edu._products`): a batched ``V`` on a CPU in
+        float32, ``M >= 128``, eager, and no one watching ``theta`` or ``phi`` with a hook."""
+        return (V.dim() == 3 and use_onednn(V, V.shape[-1])
+                and not any(m._forward_hooks or m._forward_pre_hooks
+                            for m in (self.theta, self.phi)))
+
     def matrix(self, V: torch.Tensor, grids=None) -> torch.Tensor:
         """``R`` (``B x N x N``); row ``i`` weighs every region's influence on region ``i``."""
         N = V.shape[1]
-        theta = self.theta(V)                                   # (B, N, M')
-        phi = self.phi(V)                                       # (B, N, M')
-        logits = torch.matmul(theta, phi.transpose(1, 2))       # (B, N, M') x (B, M', N) -> (B, N, N)
+        if self._fast(V):
+            theta = linear(V, self.theta.weight, self.theta.bias)  # (B, N, M')
+            phi = linear(V, self.phi.weight, self.phi.bias)        # (B, N, M')
+            logits = product_t(theta, phi)                         # (B, N, N)
+        else:
+            theta = self.theta(V)                               # (B, N, M')
+            phi = self.phi(V)                                   # (B, N, M')
+            logits = torch.matmul(theta, phi.transpose(1, 2))   # (B, N, M') x (B, M', N) -> (B, N, N)
         if self.normalize == "softmax":
             return torch.softmax(logits, dim=-1)
         return logits / N
 
     def forward(self, V: torch.Tensor, grids=None) -> torch.Tensor:
         """``Z = R V`` (``B x N x M``) for ``V`` (``B x N x M``); ``grids`` is not used."""
+        R = self.matrix(V, grids)
+        if self._fast(V):
+            return product(R, V)                                # Eq. 11 on oneDNN
         # Eq. 11: (B, N, N) x (B, N, M) --> (B, N, M)
-        return torch.matmul(self.matrix(V, grids), V)
+        return torch.matmul(R, V)

@@ -1,0 +1,149 @@
+r"""Matrix products on oneDNN's linear layer, for the unit's fast paths on a CPU in float32.
+
+On one CPU thread PyTorch's ``bmm``, ``mm`` and ``linear`` run at about half of oneDNN's speed on
+the benchmark machine (about 100 against 200 GFLOP/s for the bilinear relation's products at
+``N = 260`` regions of ``M = 512``). oneDNN's linear layer computes ``a @ b^T`` for two row-major
+matrices; the functions here write each product, forward and backward, in that form (making a
+small operand's transpose contiguous where needed) and check nothing: callers decide with
+:func:`use_onednn` and keep the plain operator elsewhere (GPU, float64, autocast, ``torch.compile``,
+small widths, where the plain operator is as fast or faster).
+
+The results equal the plain products up to the order of float32 sums (the tests compare both
+with float64).
+"""
+from __future__ import annotations
+
+import torch
+from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+#: below this width (the larger side of a product) the plain operator is the faster one
+ONEDNN_MIN = 128
+
+
+def _find_linear():
+    try:
+        return torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):      # a build without oneDNN's linear
+        return None
+
+
+_LINEAR = _find_linear()
+
+
+def _onednn(t: torch.Tensor) -> bool:
+    """oneDNN runs this tensor's products: a CPU float32 tensor, oneDNN built in."""
+    return (t.device.type == "cpu" and t.dtype == torch.float32
+            and torch.backends.mkldnn.is_available() and _LINEAR is not None)
+
+
+def _plain_autograd() -> bool:
+    """Inside ``torch.compile``/``export`` or under a dispatch mode other than the FLOP counter
+    (fake tensors, say) the unit uses plain operators, which those tools know."""
+    mode = _get_current_dispatch_mode()
+    return torch.compiler.is_compiling() or (
+        mode is not None and type(mode).__name__ != "_FlopCounterMode")
+
+
+def _autocast(x: torch.Tensor) -> bool:
+    """Autocast is on for ``x``'s device."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:                           # torch < 2.4: no device argument
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
+
+
+def use_onednn(x: torch.Tensor, width: int) -> bool:
+    """The products of ``x`` go through this module: oneDNN runs them (:func:`_onednn`), eager
+    autograd, no autocast, and ``width`` (the larger side) at least :data:`ONEDNN_MIN`."""
+    return (width >= ONEDNN_MIN and _onednn(x) and x.numel() > 0 and not _plain_autograd()
+            and not _autocast(x))
+
+
+def _rows_times_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b^T`` by oneDNN's linear layer: ``(N, K)`` and ``(O, K)``, both row-major."""
+    return _LINEAR(a, b, None, "none", [], "")
+
+
+def _each(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a[i] @ b[i]^T`` for every ``i``: ``(B, n, k)`` and ``(B, m, k)``, row-major -> ``(B, n, m)``."""
+    return torch.stack([_rows_times_rows(a[i], b[i]) for i in range(a.shape[0])])
+
+
+def _t(x: torch.Tensor) -> torch.Tensor:
+    """The last two axes swapped, row-major."""
+    return x.transpose(-1, -2).contiguous()
+
+
+class _Linear(torch.autograd.Function):
+    """``x @ W^T + b`` for ``x`` ``(n, k)``, ``W`` ``(o, k)``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        x = x.contiguous()
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _LINEAR(x, weight, bias, "none", [], "")                     # (n, o)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        g = g.contiguous()
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _rows_times_rows(g, _t(weight))                           # g W: (n, k)
+        if ctx.needs_input_grad[1]:
+            grad_w = _rows_times_rows(_t(g), _t(x))                            # g^T x: (o, k)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = g.sum(0)
+        return grad_x, grad_w, grad_b
+
+
+class _Product(torch.autograd.Function):
+    """``a @ b`` for ``a`` ``(B, n, k)``, ``b`` ``(B, k, m)``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _each(a.contiguous(), _t(b))                                    # (B, n, m)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        g = g.contiguous()
+        grad_a = _each(g, b.contiguous()) if ctx.needs_input_grad[0] else None   # g b^T
+        grad_b = _each(_t(a), _t(g)) if ctx.needs_input_grad[1] else None       # a^T g
+        return grad_a, grad_b
+
+
+class _ProductT(torch.autograd.Function):
+    """``a @ b^T`` for ``a`` ``(B, n, k)``, ``b`` ``(B, m, k)``."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = a.contiguous(), b.contiguous()
+        ctx.save_for_backward(a, b)
+        return _each(a, b)                                                     # (B, n, m)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        g = g.contiguous()
+        grad_a = _each(g, _t(b)) if ctx.needs_input_grad[0] else None         # g b: (B, n, k)
+        grad_b = _each(_t(g), _t(a)) if ctx.needs_input_grad[1] else None     # g^T a: (B, m, k)
+        return grad_a, grad_b
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` for ``x`` ``(..., k)`` on oneDNN (see :func:`use_onednn`)."""
+    out = _Linear.apply(x.reshape(-1, x.shape[-1]), weight, bias)
+    return out.reshape(*x.shape[:-1], weight.shape[0])
+
+
+def product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.bmm(a, b)`` on oneDNN: ``(B, n, k)`` x ``(B, k, m)``."""
+    return _Product.apply(a, b)
+
+
+def product_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.bmm(a, b.transpose(1, 2))`` on oneDNN: ``(B, n, k)`` x ``(B, m, k)``."""
+    return _ProductT.apply(a, b)
