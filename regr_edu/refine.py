@@ -28,6 +28,7 @@ from torch import nn
 
 from ._checks import (check_choice, check_float, check_in_range, check_number,
                       check_positive_int, check_rank, refuse_jit_script)
+from ._products import product, use_onednn
 
 _NEIGHBOURS = (-1, 0, 1)
 
@@ -222,5 +223,9 @@ class Refine(nn.Module):
             m = torch.sigmoid(out[:, 2:3])
         else:                                                       # 3x3 context: on the grid
             dx, dy, m = self.offsets(cells.transpose(1, 2).reshape(B, M, Hg, Wg))
-        moved = torch.matmul(shift_matrix(dx, dy, m), cells)        # Eq. 4: (B, L, M)
+        S = shift_matrix(dx, dy, m)                                 # (B, L, L)
+        if use_onednn(cells, min(L, M)):                            # a large grid, on oneDNN
+            moved = product(S, cells)                               # Eq. 4: (B, L, M)
+        else:
+            moved = torch.matmul(S, cells)                          # Eq. 4: (B, L, M)
         return moved if self.mode == "replace" else cells + moved

@@ -213,3 +213,34 @@ def test_bilinear_relation_keeps_plain_operators_where_they_are_faster_or_watche
     assert not rel._fast(torch.randn(2, 10, 256))
     rel(torch.randn(2, 10, 256))
     assert seen == [torch.Size([2, 10, 64])]
+
+
+def test_refine_on_a_large_grid_runs_on_onednn_and_matches_float64():
+    """A 14 x 14 grid of M = 128: Eq. 4's product on oneDNN's linear layer, as close to float64
+    as the plain float32 product."""
+    layer = Refine(128, 1, "add")
+    with torch.no_grad():
+        layer.eta.weight.normal_(0, 0.05)
+    g = torch.Generator().manual_seed(0)
+    cells = torch.randn(2, 196, 128, generator=g)
+    w = torch.randn(2, 196, 128, generator=g)
+
+    def run(module, c, plain=False):
+        c = c.detach().clone().requires_grad_()
+        module.zero_grad()
+        if plain:
+            with _Plain():
+                out = module.forward_cells(c, 14, 14)
+                (out * w.to(out.dtype)).sum().backward()
+        else:
+            out = module.forward_cells(c, 14, 14)
+            (out * w.to(out.dtype)).sum().backward()
+        return [out.detach(), c.grad] + [p.grad for p in module.parameters()]
+
+    fast = run(layer, cells)
+    plain = run(copy.deepcopy(layer), cells, plain=True)
+    ref = run(copy.deepcopy(layer).double(), cells.double())
+    for a, b, r in zip(fast, plain, ref):
+        err = float((a.double() - r).norm() / r.norm())
+        err_plain = float((b.double() - r).norm() / r.norm())
+        assert err < max(4 * err_plain, 1e-6), (err, err_plain)
