@@ -50,10 +50,15 @@ def count_regions(input_size: Sequence[int], scales: Sequence[tuple[int, int]]) 
     return sum(T * Gh * Gw for Gh, Gw in (grid_size(H, W, s) for s in scales))
 
 
-def _check_finite_for_batchnorm(x5: torch.Tensor) -> None:
+def _check_finite_for_batchnorm(x5: torch.Tensor, f: torch.Tensor | None = None) -> None:
     """In training mode one NaN or inf cell would enter the BatchNorm's running statistics and
-    poison every later output: refuse it, naming where it is."""
-    total = x5.detach().sum()                    # NaN or inf in any cell makes the sum so
+    poison every later output: refuse it, naming where it is.
+
+    ``f``: the first layer's output (``W x + b``, finite weights), read instead of ``x`` for the
+    quick test (a few channels instead of ``C``): a NaN or inf in ``x`` makes every output
+    channel of its cell NaN or inf (``0 * inf`` is NaN), so a finite sum of ``f`` means a finite
+    ``x``; otherwise ``x`` itself is searched."""
+    total = (x5 if f is None else f).detach().sum()  # NaN or inf in any cell makes the sum so
     if bool(torch.isfinite(total)):              # (a finite sum: every cell is finite)
         return
     bad = ~torch.isfinite(x5.detach())           # an overflowing sum of finite cells passes here
@@ -534,12 +539,12 @@ class ReGr(nn.Module):
             raise ValueError(f"x must give the unit's BatchNorm more than one value per channel "
                              f"in training mode (B*T*H*W > 1), got shape {tuple(x.shape)}; "
                              "use a larger batch or map, or unit.eval()")
-        if self.training and not torch.compiler.is_compiling():
-            _check_finite_for_batchnorm(x5)
         # the residual's gradient reaches x through the first layer's backward (one pass)
         relay = {} if self._fused_tail(x5) and _fast_conv(x5) else None
 
         mu_nu, xi = self.project(x5, relay)                      # Eq. 2, 13: per-cell maps
+        if self.training and not torch.compiler.is_compiling():
+            _check_finite_for_batchnorm(x5, mu_nu)               # before the BatchNorm's update
         A = [self.aggregate(mu_nu, s) for s in self.scales]      # Eq. 1-2: per scale
         V, grids, offsets = self.refine_regions(A, keep=trace)   # Eq. 3-4: (B, N, M)
         Z = self.relate(V, grids)                                # Eq. 5-12: (B, N, M)

@@ -75,10 +75,14 @@ def test_an_input_of_another_dtype_than_the_unit_is_our_error(name):
         unit(torch.randn(2, 16, 8, 8, dtype=torch.float64))
 
 
-def test_a_nan_cell_in_training_is_refused_before_it_poisons_batchnorm():
-    unit = rg.ReGr(16, scales=((2, 2),)).train()
-    x = torch.randn(2, 16, 4, 4)
-    x[1, 5, 2, 3] = float("nan")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("channels", [16, 256])     # 256: the oneDNN products
+def test_a_nan_cell_in_training_is_refused_before_it_poisons_batchnorm(bad, channels):
+    unit = rg.ReGr(channels, scales=((2, 2),)).train()
+    with torch.no_grad():
+        unit.mu.weight[:, 5] = 0.0                    # 0 * inf is NaN: still seen
+    x = torch.randn(2, channels, 4, 4)
+    x[1, 5, 2, 3] = bad
     before = unit.bn.running_mean.clone()
     with pytest.raises(ValueError, match=r"x must hold finite values in training mode.*"
                                          r"index \(1, 5, 0, 2, 3\)"):
