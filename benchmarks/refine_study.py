@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/refine_study.py --study diagnosis       # the arms below, image task, 8 seeds
     python benchmarks/refine_study.py --study decision        # off vs the chosen form, 2 tasks x 2 opts
+    python benchmarks/refine_study.py --study clips --out benchmarks/results/refine_study_clips_decision.json
     python benchmarks/refine_study.py --arms paper off --seeds 0 1 --tasks image --opts sgd
 
 Every run is :func:`regr_edu.training.run` with the command line's defaults (``small_resnet``
@@ -98,6 +99,10 @@ STUDIES = {
     # ahead of "lr01": 5/5, mean 99.4), 8 seeds, both tasks, both optimizers
     "decision": {"arms": ["off", "add"], "tasks": ["image", "clip"], "opts": ["sgd", "adam3"],
                  "seeds": list(range(8))},
+    # the clip task at the budget where refine off takes off (RESULTS.md, "Clips, a budget ...");
+    # its record: --out benchmarks/results/refine_study_clips_decision.json
+    "clips": {"arms": ["off", "add"], "tasks": ["clip_32k"], "opts": ["adam3"],
+              "seeds": list(range(8))},
 }
 MONITOR_EVERY = 4
 
@@ -213,8 +218,8 @@ def report(results: dict[str, Any]) -> str:
     lines += ["", f"| task | optimizer | off: took off | off: mean | {new}: took off | {new}: mean "
               "| p (lower) | passes |", "|---|---|---:|---:|---:|---:|---:|---|"]
     pooled = {"off": [0, 0], new: [0, 0]}
-    for task in STUDIES["decision"]["tasks"]:
-        for opt in STUDIES["decision"]["opts"]:
+    for task in TASKS:                                  # every task and optimizer the record has
+        for opt in OPTS:
             a, b = summary.get(f"{task}/{opt}/off"), summary.get(f"{task}/{opt}/{new}")
             if not a or not b:
                 continue
