@@ -12,12 +12,14 @@ MathJax and the widget manager run, and checks the rendered DOM:
   (in its initial state, from the widget state embedded at build time), and no widget error;
 - nothing comes from a CDN: no ``<script src>`` or stylesheet with a remote URL, before or after
   the scripts ran;
-- no JavaScript error: the page is loaded once more through the DevTools protocol (over
-  ``--remote-debugging-pipe``, no extra package) and any uncaught exception, ``console.error``
-  or browser log entry of level error (a failed load among them) fails the test;
+- no JavaScript error: any uncaught exception, ``console.error`` or browser log entry of level
+  error (a failed load among them) fails the test;
 - outputs wrap: no cell output's text is wider than its box (measured in the page).
 
-One screenshot per page is kept under ``_build/screenshots/`` for a human to look at.
+Each page is loaded once, in one Chromium driven over the DevTools protocol (over
+``--remote-debugging-pipe``, no extra package), which gives the log, the rendered DOM, the
+measurement and one screenshot per page, kept under ``_build/screenshots/`` for a human to look
+at.
 
 The book is built first (``scripts/build_book.py``) when ``_build/html`` is missing or was built
 from other inputs. Chromium: Debian's ``chromium`` (``scripts/run_tests.py`` installs it when
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import importlib.util
 import json
 import os
@@ -111,29 +112,18 @@ def chromium() -> str:
     pytest.skip(message)
 
 
-def run_browser(chromium: str, page: pathlib.Path, *mode: str) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory(prefix="regr-chromium-") as profile:
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
-               f"--user-data-dir={profile}",
-               # offline: every host name fails to resolve, so a CDN fetch cannot succeed
-               "--host-resolver-rules=MAP * ~NOTFOUND",
-               f"--virtual-time-budget={VIRTUAL_TIME_MS}", *mode, page.as_uri()]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-
-
-@functools.lru_cache(maxsize=None)
-def rendered_dom(chromium: str, page: pathlib.Path) -> str:
-    result = run_browser(chromium, page, "--window-size=1280,900", "--dump-dom")
-    assert result.returncode == 0 and "<html" in result.stdout, (
-        f"chromium could not render {page}: rc={result.returncode}\n{result.stderr[-2000:]}")
-    return result.stdout
-
-
 def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
                      timeout: float = 120.0, evaluate: str | None = None) -> list[tuple[str, str]]:
-    """``(level, text)`` of everything the page logs, driving Chromium over the DevTools protocol.
+    """``(level, text)`` of everything the page logs (see :func:`render`)."""
+    return render(chromium, url, budget_ms, timeout, evaluate)["messages"]
+
+
+def render(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS, timeout: float = 120.0,
+           evaluate: str | None = None, dom: bool = False,
+           screenshot: pathlib.Path | None = None) -> dict:
+    """Load a page once in Chromium, driven over the DevTools protocol: what it logs, and (on
+    request) its rendered DOM and a screenshot. Returns ``{"messages": [(level, text), ...],
+    "dom": str | None}``.
 
     Chromium reads commands from fd 3 and writes replies and events to fd 4
     (``--remote-debugging-pipe``, NUL-separated JSON). The page is opened in a fresh target with
@@ -142,10 +132,14 @@ def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
     Levels: ``console.*`` types (``error``, ``warning``, ``log`` ...), ``exception`` (uncaught),
     ``log-<level>`` (the browser's own entries: failed loads, violations). With ``evaluate``, a
     JavaScript expression run on the rendered page, its value is appended as ``("value", ...)``.
+    With ``dom``, the rendered document's HTML (what ``--dump-dom`` prints) is returned; with
+    ``screenshot``, the page is laid out at ``SHOT_SIZE`` and a PNG of it written there. One
+    browser does all of it: each launch costs seconds, and a page used to need three.
     """
     r_cmd, w_cmd = os.pipe()
     r_out, w_out = os.pipe()
     messages: list[tuple[str, str]] = []
+    html = None
     with tempfile.TemporaryDirectory(prefix="regr-cdp-") as profile:
         def child_fds():
             os.dup2(r_cmd, 3)
@@ -153,7 +147,8 @@ def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
         proc = subprocess.Popen(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={profile}",
+             "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
+             f"--user-data-dir={profile}",
              "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-pipe", "about:blank"],
             pass_fds=(3, 4), preexec_fn=child_fds, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
@@ -213,10 +208,30 @@ def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
             send("Emulation.setVirtualTimePolicy",
                  {"policy": "pauseIfNetworkFetchesPending", "budget": budget_ms}, session)
             until(lambda m: m.get("method") == "Emulation.virtualTimeBudgetExpired", deadline)
+            def value(expression):
+                i = send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                         session)
+                return until(lambda m: m.get("id") == i, deadline)["result"]["result"].get("value")
+
             if evaluate:
-                i = send("Runtime.evaluate", {"expression": evaluate, "returnByValue": True}, session)
-                reply = until(lambda m: m.get("id") == i, deadline)
-                messages.append(("value", str(reply["result"]["result"].get("value"))))
+                messages.append(("value", str(value(evaluate))))
+            if dom:
+                html = value("document.documentElement.outerHTML")
+            if screenshot is not None:
+                width, height = (int(v) for v in SHOT_SIZE.split(","))
+                i = send("Emulation.setDeviceMetricsOverride",
+                         {"width": width, "height": height, "deviceScaleFactor": 1,
+                          "mobile": False}, session)
+                until(lambda m: m.get("id") == i, deadline)
+                value("window.scrollTo(0, 0)")
+                # virtual time stopped when the budget ran out: run a little more, so the page
+                # lays out and paints at the new size before the capture
+                send("Emulation.setVirtualTimePolicy",
+                     {"policy": "pauseIfNetworkFetchesPending", "budget": 1000}, session)
+                until(lambda m: m.get("method") == "Emulation.virtualTimeBudgetExpired", deadline)
+                i = send("Page.captureScreenshot", {"format": "png"}, session)
+                data = until(lambda m: m.get("id") == i, deadline)["result"]["data"]
+                screenshot.write_bytes(base64.b64decode(data))
         finally:
             try:
                 send("Browser.close")
@@ -229,7 +244,7 @@ def console_messages(chromium: str, url: str, budget_ms: int = VIRTUAL_TIME_MS,
                 proc.wait()
             os.close(w_cmd)
             os.close(r_out)
-    return messages
+    return {"messages": messages, "dom": html}
 
 
 ERROR_LEVELS = {"error", "assert", "exception", "log-error"}
@@ -343,7 +358,12 @@ def test_page_renders(name: str, built_book: pathlib.Path, chromium: str) -> Non
     page = built_book / f"{name}.html"
     assert page.is_file(), f"{name} is in _toc.yml but {page} was not built"
     static = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-    dom = BeautifulSoup(rendered_dom(chromium, page), "html.parser")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / (name.replace("/", "__") + ".png")
+    shot.unlink(missing_ok=True)
+    seen = render(chromium, page.as_uri(), evaluate=OVERFLOWING_OUTPUTS, dom=True, screenshot=shot)
+    assert seen["dom"] and "<html" in seen["dom"], f"chromium could not render {page}"
+    dom = BeautifulSoup(seen["dom"], "html.parser")
 
     problems = [f"loads from the network: {a}" for a in remote_assets(static)]
     problems += [f"after rendering, loads from the network: {a}" for a in remote_assets(dom)
@@ -351,18 +371,13 @@ def test_page_renders(name: str, built_book: pathlib.Path, chromium: str) -> Non
     problems += check_math(static, dom)
     problems += check_images(page, static, dom)
     problems += check_widgets(static, dom)
-    messages = console_messages(chromium, page.as_uri(), evaluate=OVERFLOWING_OUTPUTS)
+    messages = seen["messages"]
     problems += [f"JavaScript {e}" for e in console_errors(messages)]
     cut = [text for level, text in messages if level == "value" and text not in ("", "[]")]
     if cut:
         problems.append(f"cell outputs run off the right edge (not wrapped): {cut[0][:300]}")
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shot = SHOTS / (name.replace("/", "__") + ".png")
-    shot.unlink(missing_ok=True)
-    result = run_browser(chromium, page, f"--window-size={SHOT_SIZE}", f"--screenshot={shot}")
-    if result.returncode != 0 or not shot.is_file() or shot.stat().st_size < 10_000:
-        problems.append(f"no usable screenshot at {shot} (rc={result.returncode})")
+    if not shot.is_file() or shot.stat().st_size < 10_000:
+        problems.append(f"no usable screenshot at {shot}")
 
     assert not problems, f"{page.relative_to(ROOT)} does not render as it should:\n  - " + \
         "\n  - ".join(problems)
