@@ -416,7 +416,7 @@ def fit_figure(histories: dict, target: tuple[float, float, float] | None = None
 STUDY_STATS = (("delta_abs_mean", r"mean $|\delta|$"), ("m_mean", "mean $m$"),
                ("grad_ratio", r"$\|\nabla \eta\| \,/\, \|\nabla \mu\|$"),
                ("norm_ratio", "region norm after / before refine"),
-               ("delta_sign_flip", "offsets whose sign flipped since the last record"))
+               ("delta_sign_flip", "sign flips since the last record"))
 
 
 def study_runs(record: dict, task: str, opt: str, arm: str,
