@@ -7,10 +7,10 @@ Usage:  python benchmarks/units.py [--repeats 9] [--threads 1] [--device cpu|cud
 For each shape it prints FLOPs (``torch.utils.flop_counter``, which counts a multiply-add as 2
 and does not count softmax, element-wise ops or the BatchNorm) and the median forward+backward
 time (training mode; the gradient from above is made once, outside the timings) over
-interleaved repeats of: the unit, a torchvision ``Bottleneck``, GloRe
-and the non-local block (its default, the official pooled form); then the unit under
-``torch.compile`` against eager, interleaved as a pair (``--no-compile`` leaves it out). Ratios are measured in one run, so they hold
-on a noisy shared machine better than absolute times do. ``--profile`` adds the unit's top
+interleaved repeats of: the unit, a torchvision ``Bottleneck``, GloRe and the non-local block
+(its default, the official pooled form); then the unit under ``torch.compile`` against eager,
+interleaved as a pair (``--no-compile`` leaves it out). Ratios are measured in one run, so they
+hold on a noisy shared machine better than absolute times do. ``--profile`` adds the unit's top
 operators (``torch.profiler``, self time) at each shape.
 
 Bars (issue 16): unit / bottleneck <= 0.40 at C=1024 28x28 and <= 0.45 at C=512 56x56;

@@ -65,7 +65,8 @@ def _rows_times_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _each(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a[i] @ b[i]^T`` for every ``i``: ``(B, n, k)`` and ``(B, m, k)``, row-major -> ``(B, n, m)``."""
+    """``a[i] @ b[i]^T`` for every ``i``: ``(B, n, k)`` and ``(B, m, k)``, row-major ->
+    ``(B, n, m)``."""
     return torch.stack([_rows_times_rows(a[i], b[i]) for i in range(a.shape[0])])
 
 

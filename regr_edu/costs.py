@@ -251,7 +251,7 @@ def unit_costs(shapes: Iterable[Shape], units: Mapping[str, tuple[str, dict]] = 
         x = make_input(batch, shape.channels, shape.size, device=device)
         mods = {label: build_unit(name, shape.channels, shape.size, device, **opts)
                 for label, (name, opts) in units.items()}
-        g = torch.ones_like(x)                 # the gradient from above (every unit keeps x's shape)
+        g = torch.ones_like(x)          # the gradient from above (every unit keeps x's shape)
         times = time_interleaved({k: (lambda m=m: forward_backward(m, x, g))
                                   for k, m in mods.items()}, repeats=repeats)
         for label, m in mods.items():
