@@ -71,9 +71,9 @@ def _check_finite_for_batchnorm(x5: torch.Tensor, f: torch.Tensor | None = None)
 
 
 # oneDNN's linear layer runs one sample at a time: above this batch size the products that
-# would loop over the samples use the batched GEMM instead
+# would loop over the samples use the batched GEMM instead (as they do below _ONEDNN_MIN
+# channels on both sides of a product, where the batched GEMM is the faster one)
 _LOOP_MAX = 4
-# below _ONEDNN_MIN channels (on both sides of a product) the batched GEMM is the faster one
 
 
 def _mkldnn_1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
