@@ -52,6 +52,14 @@ def _autocast(x: torch.Tensor) -> bool:
         return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
 
+def _hooked(module: torch.nn.Module) -> bool:
+    """Someone watches this submodule's forward (a hook, e.g. ``training.RefineMonitor``): the
+    fast paths then call it as a module instead of running around it."""
+    from torch.nn.modules import module as mod
+    return bool(module._forward_hooks or module._forward_pre_hooks
+                or mod._global_forward_hooks or mod._global_forward_pre_hooks)
+
+
 def use_onednn(x: torch.Tensor, width: int) -> bool:
     """The products of ``x`` go through this module: oneDNN runs them (:func:`_onednn`), eager
     autograd, no autocast, and ``width`` (the larger side) at least :data:`ONEDNN_MIN`."""

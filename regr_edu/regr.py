@@ -28,7 +28,7 @@ from torch import nn
 
 from ._checks import (as_5d, check_choice, check_positive_int, check_scales,
                       refuse_jit_script)
-from ._products import (_LINEAR, ONEDNN_MIN as _ONEDNN_MIN, _autocast, _onednn,
+from ._products import (_LINEAR, ONEDNN_MIN as _ONEDNN_MIN, _autocast, _hooked, _onednn,
                         _plain_autograd, _rows_times_rows)
 from .aggregation import AGGREGATIONS, aggregate, pool_bins, pool_regions
 from .distribution import distribute
@@ -187,14 +187,6 @@ def _register_flops() -> None:
 
 
 _register_flops()
-
-
-def _hooked(module: nn.Module) -> bool:
-    """Someone watches this submodule's forward (a hook, e.g. ``training.RefineMonitor``): the
-    unit then calls it as a module instead of running its fast path around it."""
-    from torch.nn.modules import module as mod
-    return bool(module._forward_hooks or module._forward_pre_hooks
-                or mod._global_forward_hooks or mod._global_forward_pre_hooks)
 
 
 def _fast_conv(x: torch.Tensor) -> bool:

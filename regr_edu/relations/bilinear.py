@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_positive_int
-from .._products import linear, product, product_t, use_onednn
+from .._products import _hooked, linear, product, product_t, use_onednn
 
 
 class BilinearRelation(nn.Module):
@@ -52,8 +52,7 @@ class BilinearRelation(nn.Module):
         """The products run on oneDNN (:mod:`regr_edu._products`): a batched ``V`` on a CPU in
         float32, ``M >= 128``, eager, and no one watching ``theta`` or ``phi`` with a hook."""
         return (V.dim() == 3 and use_onednn(V, V.shape[-1])
-                and not any(m._forward_hooks or m._forward_pre_hooks
-                            for m in (self.theta, self.phi)))
+                and not _hooked(self.theta) and not _hooked(self.phi))
 
     def matrix(self, V: torch.Tensor, grids=None) -> torch.Tensor:
         """``R`` (``B x N x N``); row ``i`` weighs every region's influence on region ``i``."""
