@@ -90,10 +90,16 @@ ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
     "add": ("additive refine (G + refine(G))", {"refine_mode": "add"}, ""),
     "mask09": ("m starts at 0.9", {**_R, "refine_mask_init": 0.9}, ""),
     "bound025": ("offsets bounded to 0.25 cell", {**_R, "refine_max_offset": 0.25}, ""),
+    # not a stage-1 arm: named after the clip decision (RESULTS.md, "Clips, ...", amendment 2),
+    # before the outcome of lr01's seeds 2-7 on clips was seen
+    "add01": ("additive refine, eta at 0.1x the learning rate",
+              {"refine_mode": "add", "refine_lr_scale": 0.1}, ""),
 }
+DIAGNOSIS_ARMS = ["off", "paper", "frozen", "mask_only", "offsets_only", "detach", "lr01", "add",
+                  "mask09", "bound025"]
 STUDIES = {
     # stage 1: every arm, the image task, Adam at 3e-3 (where refine off takes off most), 5 seeds
-    "diagnosis": {"arms": list(ARMS), "tasks": ["image"], "opts": ["adam3"],
+    "diagnosis": {"arms": DIAGNOSIS_ARMS, "tasks": ["image"], "opts": ["adam3"],
                   "seeds": list(range(5))},
     # stage 2: refine off against the candidate stage 1's rule picked ("add": 5/5, mean 99.9,
     # ahead of "lr01": 5/5, mean 99.4), 8 seeds, both tasks, both optimizers
@@ -203,26 +209,32 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any]) -> str:
-    """Markdown tables of the record: stage 1 (every arm) and stage 2 (off against the choice),
-    with the protocol's tests."""
+    """Markdown tables of the record: stage 1 (the diagnosis arms, image task, Adam 3e-3, its
+    seeds 0-4) and, for every other arm, each cell where it and ``off`` both ran the 8 decision
+    seeds, with the protocol's tests (runs outside those seeds, e.g. pilots, are left out)."""
     sys.path.insert(0, str(ROOT))
     from regr_edu.stats import fisher_greater, mann_whitney_less
-    summary = summarise(results["runs"])
-    lines = ["| arm | took off | mean top-1 | per seed |", "|---|---:|---:|---|"]
-    for arm in STUDIES["diagnosis"]["arms"]:
-        s = summary.get(f"image/adam3/{arm}")
-        if s:
-            lines.append(f"| `{arm}`: {ARMS[arm][0]} | {s['took_off']}/{s['n']} | {s['mean']:.1f} "
-                         f"| {' '.join(f'{v:.1f}' for v in s['values'])} |")
-    new = [a for a in STUDIES["decision"]["arms"] if a != "off"][0]
-    lines += ["", f"| task | optimizer | off: took off | off: mean | {new}: took off | {new}: mean "
-              "| p (lower) | passes |", "|---|---|---:|---:|---:|---:|---:|---|"]
-    pooled = {"off": [0, 0], new: [0, 0]}
-    for task in TASKS:                                  # every task and optimizer the record has
-        for opt in OPTS:
-            a, b = summary.get(f"{task}/{opt}/off"), summary.get(f"{task}/{opt}/{new}")
-            if not a or not b:
-                continue
+    diag_seeds = set(STUDIES["diagnosis"]["seeds"])
+    decision_seeds = set(STUDIES["decision"]["seeds"])
+    stage1 = summarise([r for r in results["runs"] if r["seed"] in diag_seeds])
+    summary = summarise([r for r in results["runs"] if r["seed"] in decision_seeds])
+    lines = []
+    rows = [(arm, stage1.get(f"image/adam3/{arm}")) for arm in STUDIES["diagnosis"]["arms"]]
+    if any(s for _, s in rows):
+        lines += ["| arm | took off | mean top-1 | per seed (0-4) |", "|---|---:|---:|---|"]
+        lines += [f"| `{arm}`: {ARMS[arm][0]} | {s['took_off']}/{s['n']} | {s['mean']:.1f} "
+                  f"| {' '.join(f'{v:.1f}' for v in s['values'])} |" for arm, s in rows if s]
+    for new in [a for a in ARMS if a != "off"]:
+        cells = [(task, opt, summary[f"{task}/{opt}/off"], summary[f"{task}/{opt}/{new}"])
+                 for task in TASKS for opt in OPTS
+                 if summary.get(f"{task}/{opt}/off", {}).get("n") == len(decision_seeds)
+                 and summary.get(f"{task}/{opt}/{new}", {}).get("n") == len(decision_seeds)]
+        if not cells:
+            continue
+        lines += ["", f"| task | optimizer | off: took off | off: mean | {new}: took off | "
+                  f"{new}: mean | p ({new} lower) | passes |", "|---|---|---:|---:|---:|---:|---:|---|"]
+        pooled = {"off": [0, 0], new: [0, 0]}
+        for task, opt, a, b in cells:
             p = mann_whitney_less(b["values"], a["values"])
             ok = b["took_off"] >= a["took_off"] and p >= 0.05
             for arm, s in (("off", a), (new, b)):
@@ -231,12 +243,11 @@ def report(results: dict[str, Any]) -> str:
             lines.append(f"| {task} | {opt} | {a['took_off']}/{a['n']} | {a['mean']:.1f} | "
                          f"{b['took_off']}/{b['n']} | {b['mean']:.1f} | {p:.3f} | "
                          f"{'yes' if ok else 'no'} |")
-    if pooled["off"][1]:
         p = fisher_greater(pooled["off"][0], pooled["off"][1], pooled[new][0], pooled[new][1])
-        lines += ["", f"Pooled: off {pooled['off'][0]}/{pooled['off'][1]}, {new} "
+        lines += ["", f"Pooled over these cells: off {pooled['off'][0]}/{pooled['off'][1]}, {new} "
                   f"{pooled[new][0]}/{pooled[new][1]}; one-sided Fisher p(off takes off more "
                   f"often) = {p:.3f}."]
-    return "\n".join(lines)
+    return "\n".join(lines).lstrip("\n")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
