@@ -67,20 +67,57 @@ def use_onednn(x: torch.Tensor, width: int) -> bool:
             and not _autocast(x))
 
 
+_STRIDED: list[bool] = []
+
+
+def _reads_transposed() -> bool:
+    """oneDNN's linear layer reads a transposed (column-major) second operand in place, at full
+    speed, in this build: checked once on a small product against float64 (a build that got the
+    strides wrong would give other numbers; then the operand is made row-major first)."""
+    if not _STRIDED:
+        with torch.no_grad(), torch.inference_mode(False):
+            gen = torch.Generator().manual_seed(0)
+            a = torch.randn(24, 40, generator=gen)
+            b = torch.randn(40, 56, generator=gen)                  # b.t(): (56, 40), column-major
+            try:
+                got = _LINEAR(a, b.t(), None, "none", [], "")
+                ok = bool(torch.allclose(got.double(), a.double() @ b.double(), atol=1e-4))
+            except RuntimeError:
+                ok = False
+        _STRIDED.append(ok)
+    return _STRIDED[0]
+
+
+def _operand(b: torch.Tensor) -> torch.Tensor:
+    """The linear layer's second operand: row-major, or the transpose of a row-major matrix
+    where this build reads that in place (:func:`_reads_transposed`)."""
+    if b.is_contiguous() or (b.t().is_contiguous() and _reads_transposed()):
+        return b
+    return b.contiguous()
+
+
 def _rows_times_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a @ b^T`` by oneDNN's linear layer: ``(N, K)`` and ``(O, K)``, both row-major."""
-    return _LINEAR(a, b, None, "none", [], "")
+    """``a @ b^T`` by oneDNN's linear layer: ``(N, K)`` and ``(O, K)``; ``a`` is made row-major
+    (oneDNN would copy it), ``b`` may also be the transpose of a row-major ``(K, O)`` matrix,
+    which is read in place: a product ``a @ c`` is ``_rows_times_rows(a, c.t())`` with no
+    copy of ``c``."""
+    return _LINEAR(a.contiguous(), _operand(b), None, "none", [], "")
 
 
 def _each(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a[i] @ b[i]^T`` for every ``i``: ``(B, n, k)`` and ``(B, m, k)``, row-major ->
-    ``(B, n, m)``."""
+    """``a[i] @ b[i]^T`` for every ``i``: ``(B, n, k)`` and ``(B, m, k)`` (``b`` row-major or
+    the transpose of a row-major batch) -> ``(B, n, m)``."""
     return torch.stack([_rows_times_rows(a[i], b[i]) for i in range(a.shape[0])])
 
 
 def _t(x: torch.Tensor) -> torch.Tensor:
-    """The last two axes swapped, row-major."""
+    """The last two axes swapped, row-major (a copy: for a first operand)."""
     return x.transpose(-1, -2).contiguous()
+
+
+def _tv(x: torch.Tensor) -> torch.Tensor:
+    """The last two axes swapped, as a view of row-major ``x`` (for a second operand)."""
+    return x.contiguous().transpose(-1, -2)
 
 
 class _Linear(torch.autograd.Function):
@@ -99,9 +136,9 @@ class _Linear(torch.autograd.Function):
         g = g.contiguous()
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = _rows_times_rows(g, _t(weight))                           # g W: (n, k)
+            grad_x = _rows_times_rows(g, _tv(weight))                           # g W: (n, k)
         if ctx.needs_input_grad[1]:
-            grad_w = _rows_times_rows(_t(g), _t(x))                            # g^T x: (o, k)
+            grad_w = _rows_times_rows(_t(g), _tv(x))                           # g^T x: (o, k)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = g.sum(0)
         return grad_x, grad_w, grad_b
@@ -113,14 +150,14 @@ class _Product(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _each(a.contiguous(), _t(b))                                    # (B, n, m)
+        return _each(a.contiguous(), _tv(b))                                  # (B, n, m)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         g = g.contiguous()
         grad_a = _each(g, b.contiguous()) if ctx.needs_input_grad[0] else None   # g b^T
-        grad_b = _each(_t(a), _t(g)) if ctx.needs_input_grad[1] else None       # a^T g
+        grad_b = _each(_t(a), _tv(g)) if ctx.needs_input_grad[1] else None      # a^T g
         return grad_a, grad_b
 
 
@@ -137,8 +174,8 @@ class _ProductT(torch.autograd.Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         g = g.contiguous()
-        grad_a = _each(g, _t(b)) if ctx.needs_input_grad[0] else None         # g b: (B, n, k)
-        grad_b = _each(_t(g), _t(a)) if ctx.needs_input_grad[1] else None     # g^T a: (B, m, k)
+        grad_a = _each(g, _tv(b)) if ctx.needs_input_grad[0] else None        # g b: (B, n, k)
+        grad_b = _each(_t(g), _tv(a)) if ctx.needs_input_grad[1] else None    # g^T a: (B, m, k)
         return grad_a, grad_b
 
 

@@ -90,24 +90,25 @@ def _weight_times(weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | No
     """``add + weight @ x[b] + bias`` for every ``b``: ``(O, K)`` on ``(B, K, L)`` ->
     ``(B, O, L)`` (``add`` ``(B, O, L)`` and ``bias`` ``(O,)`` optional).
 
-    On a CPU in float32 by oneDNN, about twice the speed of PyTorch's GEMM fallback on the
-    benchmark machine: a product that narrows (``K >= O``) as a 1x1 convolution; one that widens
-    as a linear layer whose input is the weight and whose weight is ``x_b^T`` (``K`` channels,
-    the small one, made row-major). Elsewhere a batched matrix product."""
+    On a CPU in float32 by oneDNN's linear layer, one sample at a time, with the weight as its
+    input and ``x_b^T`` as its weight (read in place: the transpose of the row-major ``x_b``),
+    about twice the speed of PyTorch's GEMM fallback on the benchmark machine. A batch above
+    :data:`_LOOP_MAX` uses oneDNN's 1x1 convolution for a product that narrows (``K >= O``) and
+    the batched matrix product otherwise, as do products below :data:`ONEDNN_MIN` channels."""
     B, K, L = x.shape
     O = weight.shape[0]
     if not _onednn(x) or max(K, O) < _ONEDNN_MIN or (K < O and B > _LOOP_MAX):
         w = weight.unsqueeze(0).expand(B, O, K)                         # (B, O, K)
         out = torch.bmm(w, x) if add is None else torch.baddbmm(add, w, x)
         return out if bias is None else out + bias.reshape(1, O, 1)
-    if K >= O:
+    if B > _LOOP_MAX:
         out = _mkldnn_1x1(x.contiguous(), weight.contiguous(), bias)    # (B, O, L)
         return out if add is None else out.add_(add)
-    xt = x.transpose(1, 2).contiguous()                                 # (B, L, K)
+    x = x.contiguous()
     w = weight.contiguous()
     out = torch.empty(B, O, L, dtype=x.dtype, device=x.device)
     for b in range(B):
-        part = _rows_times_rows(w, xt[b])                               # (O, L)
+        part = _rows_times_rows(w, x[b].t())                            # (O, L): W x_b
         if add is None:
             out[b].copy_(part)
         else:
