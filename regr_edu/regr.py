@@ -227,7 +227,10 @@ class _LiftNormAdd(torch.autograd.Function):
         N = B * L
         mean_y = Y.mean((0, 2))                                         # (k,)
         Yc = Y - mean_y.reshape(1, k, 1)                                # (B, k, L)
-        cov = torch.bmm(Yc, Yc.transpose(1, 2)).sum(0)                  # (k, k): N Cov(Y)
+        if _onednn(Y) and B <= _LOOP_MAX and weight.shape[0] >= _ONEDNN_MIN:
+            cov = sum(_rows_times_rows(Yc[b], Yc[b]) for b in range(B))  # (k, k): N Cov(Y)
+        else:                                                           # (small units: as was)
+            cov = torch.bmm(Yc, Yc.transpose(1, 2)).sum(0)              # (k, k): N Cov(Y)
         mean_o = weight @ mean_y + bias                                 # (C,)
         var_o = ((weight @ cov) * weight).sum(1).clamp_min(0) / N       # (C,) biased
         invstd = torch.rsqrt(var_o + eps)                               # (C,)
@@ -238,21 +241,24 @@ class _LiftNormAdd(torch.autograd.Function):
         scale = gamma * invstd                                          # (C,)
         w_out = scale.unsqueeze(1) * weight                             # (C, k)
         b_out = beta + scale * (bias - mean_o)                          # (C,)
-        ctx.save_for_backward(Y, weight, gamma, mean_y, invstd, cov)
         # y = x + W' Y + b' in one product: b' as the weight of a row of ones appended to Y
         ones = torch.ones(B, 1, L, dtype=Y.dtype, device=Y.device)
         Y1 = torch.cat([Y, ones], dim=1)                                # (B, k+1, L)
         w1 = torch.cat([w_out, b_out.unsqueeze(1)], dim=1)              # (C, k+1)
+        ctx.save_for_backward(Y1, weight, gamma, mean_y, invstd, cov)  # Y1: Y and its row of ones
         return _weight_times(w1, Y1, add=x)                             # (B, C, L)
 
     @staticmethod
     def backward(ctx, g):
-        Y, weight, gamma, mean_y, invstd, cov = ctx.saved_tensors
-        B, k, L = Y.shape
+        Y1, weight, gamma, mean_y, invstd, cov = ctx.saved_tensors
+        B, k, L = Y1.shape[0], Y1.shape[1] - 1, Y1.shape[2]
+        Y = Y1[:, :k]                                                   # (B, k, L), a view
         N = B * L
         g = g.contiguous()                                              # (B, C, L)
-        sum_g = g.sum((0, 2))                                           # (C,): dL/dbeta
-        P = _sum_outer(g, Y) - sum_g.unsqueeze(1) * mean_y              # (C, k): g (Y - mean)^T
+        # one pass over g for both: g Y^T and, from the row of ones, sum_g = dL/dbeta
+        gY1 = _sum_outer(g, Y1)                                         # (C, k+1)
+        sum_g = gY1[:, k]                                               # (C,)
+        P = gY1[:, :k] - sum_g.unsqueeze(1) * mean_y                    # (C, k): g (Y - mean)^T
         grad_gamma = invstd * (weight * P).sum(1)                       # (C,): sum g x_hat
         scale = gamma * invstd                                          # (C,)
         # BatchNorm's gradient g_o = scale (g - sum_g / N - x_hat grad_gamma / N), through W
