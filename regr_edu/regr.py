@@ -255,20 +255,33 @@ class _LiftNormAdd(torch.autograd.Function):
         Y = Y1[:, :k]                                                   # (B, k, L), a view
         N = B * L
         g = g.contiguous()                                              # (B, C, L)
-        # one pass over g for both: g Y^T and, from the row of ones, sum_g = dL/dbeta
-        gY1 = _sum_outer(g, Y1)                                         # (C, k+1)
-        sum_g = gY1[:, k]                                               # (C,)
-        P = gY1[:, :k] - sum_g.unsqueeze(1) * mean_y                    # (C, k): g (Y - mean)^T
+        # a wide unit on oneDNN (C >= 128, a small batch): the products below on its linear
+        # layer; a small unit keeps the batched GEMM and the order of its sums (the chapters
+        # replay recorded runs of small units bit for bit)
+        wide = _onednn(g) and B <= _LOOP_MAX and weight.shape[0] >= _ONEDNN_MIN
+        if wide:    # one pass over g for both: g Y^T and, by the row of ones, sum_g
+            gY1 = _sum_outer(g, Y1)                                     # (C, k+1)
+            sum_g = gY1[:, k]                                           # (C,): dL/dbeta
+            P = gY1[:, :k] - sum_g.unsqueeze(1) * mean_y                # (C, k): g (Y - mean)^T
+        else:
+            sum_g = g.sum((0, 2))                                       # (C,): dL/dbeta
+            P = _sum_outer(g, Y) - sum_g.unsqueeze(1) * mean_y          # (C, k): g (Y - mean)^T
         grad_gamma = invstd * (weight * P).sum(1)                       # (C,): sum g x_hat
         scale = gamma * invstd                                          # (C,)
         # BatchNorm's gradient g_o = scale (g - sum_g / N - x_hat grad_gamma / N), through W
         c = grad_gamma * invstd / N                                     # (C,)
         grad_w = scale.unsqueeze(1) * (P - c.unsqueeze(1) * (weight @ cov))   # (C, k)
-        Yc = Y - mean_y.reshape(1, k, 1)                                # (B, k, L)
         Q = weight.t() @ ((scale * c).unsqueeze(1) * weight)            # (k, k)
         const = weight.t() @ (scale * sum_g / N)                        # (k,)
         grad_Y = _weight_times((scale.unsqueeze(1) * weight).t(), g)    # (B, k, L)
-        grad_Y = grad_Y - torch.matmul(Q, Yc) - const.reshape(1, k, 1)  # (B, k, L)
+        if wide:    # - Q (Y - mean) - const = - Q Y + (Q mean - const): no centred copy of Y
+            shift = (Q @ mean_y - const).reshape(1, k, 1)               # (1, k, 1)
+            for b in range(B):
+                grad_Y[b].sub_(_rows_times_rows(Q, Y1[b, :k].t()))      # Q Y_b: (k, L)
+            grad_Y.add_(shift)                                          # (B, k, L)
+        else:
+            Yc = Y - mean_y.reshape(1, k, 1)                            # (B, k, L)
+            grad_Y = grad_Y - torch.matmul(Q, Yc) - const.reshape(1, k, 1)
         grad_bias = torch.zeros_like(sum_g)                             # BN removes the bias
         grad_x = g
         if ctx.relay is not None:                   # the first layer adds it to its gradient
