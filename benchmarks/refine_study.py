@@ -229,6 +229,15 @@ def report(results: dict[str, Any]) -> str:
                  for task in TASKS for opt in OPTS
                  if summary.get(f"{task}/{opt}/off", {}).get("n") == len(decision_seeds)
                  and summary.get(f"{task}/{opt}/{new}", {}).get("n") == len(decision_seeds)]
+        partial = [(task, opt, summary[f"{task}/{opt}/{new}"]) for task in TASKS for opt in OPTS
+                   if summary.get(f"{task}/{opt}/off", {}).get("n") == len(decision_seeds)
+                   and 0 < summary.get(f"{task}/{opt}/{new}", {}).get("n", 0) < len(decision_seeds)]
+        for task, opt, s in partial:                    # an arm stopped early (see the record)
+            seeds = sorted(r["seed"] for r in results["runs"] if (r["arm"], r["task"], r["opt"])
+                           == (new, task, opt) and r["seed"] in decision_seeds)
+            lines += ["", f"`{new}` on {task} / {opt}, stopped after seeds {seeds}: took off "
+                      f"{s['took_off']}/{s['n']}, mean {s['mean']:.1f} "
+                      f"({' '.join(f'{v:.1f}' for v in s['values'])})."]
         if not cells:
             continue
         lines += ["", f"| task | optimizer | off: took off | off: mean | {new}: took off | "
