@@ -207,6 +207,14 @@ def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     return torch.baddbmm(bias.reshape(1, -1, 1), weight.unsqueeze(0).expand(B, -1, K), x)
 
 
+def _wide(t: torch.Tensor, B: int, weight: torch.Tensor) -> bool:
+    """The fused tail of a wide unit on oneDNN (``C >= 128``, a batch of at most
+    :data:`_LOOP_MAX`): its covariance and backward products run on oneDNN's linear layer. A
+    small unit keeps the batched GEMM and the order of its sums (the chapters replay recorded
+    runs of small units bit for bit)."""
+    return _onednn(t) and B <= _LOOP_MAX and weight.shape[0] >= _ONEDNN_MIN
+
+
 class _LiftNormAdd(torch.autograd.Function):
     r"""The unit's tail in training mode, ``x + BN(W Y + b)`` with batch statistics, without
     building ``W Y + b`` or its normalised copy.
@@ -227,7 +235,7 @@ class _LiftNormAdd(torch.autograd.Function):
         N = B * L
         mean_y = Y.mean((0, 2))                                         # (k,)
         Yc = Y - mean_y.reshape(1, k, 1)                                # (B, k, L)
-        if _onednn(Y) and B <= _LOOP_MAX and weight.shape[0] >= _ONEDNN_MIN:
+        if _wide(Y, B, weight):
             cov = sum(_rows_times_rows(Yc[b], Yc[b]) for b in range(B))  # (k, k): N Cov(Y)
         else:                                                           # (small units: as was)
             cov = torch.bmm(Yc, Yc.transpose(1, 2)).sum(0)              # (k, k): N Cov(Y)
@@ -245,20 +253,19 @@ class _LiftNormAdd(torch.autograd.Function):
         ones = torch.ones(B, 1, L, dtype=Y.dtype, device=Y.device)
         Y1 = torch.cat([Y, ones], dim=1)                                # (B, k+1, L)
         w1 = torch.cat([w_out, b_out.unsqueeze(1)], dim=1)              # (C, k+1)
-        ctx.save_for_backward(Y1, weight, gamma, mean_y, invstd, cov)  # Y1: Y and its row of ones
+        # a wide unit's backward reads Y's row of ones too (see backward); a small one keeps Y
+        ctx.save_for_backward(Y1 if _wide(Y, B, weight) else Y, weight, gamma, mean_y, invstd,
+                              cov)
         return _weight_times(w1, Y1, add=x)                             # (B, C, L)
 
     @staticmethod
     def backward(ctx, g):
         Y1, weight, gamma, mean_y, invstd, cov = ctx.saved_tensors
-        B, k, L = Y1.shape[0], Y1.shape[1] - 1, Y1.shape[2]
+        B, k, L = Y1.shape[0], weight.shape[1], Y1.shape[2]
         Y = Y1[:, :k]                                                   # (B, k, L), a view
         N = B * L
         g = g.contiguous()                                              # (B, C, L)
-        # a wide unit on oneDNN (C >= 128, a small batch): the products below on its linear
-        # layer; a small unit keeps the batched GEMM and the order of its sums (the chapters
-        # replay recorded runs of small units bit for bit)
-        wide = _onednn(g) and B <= _LOOP_MAX and weight.shape[0] >= _ONEDNN_MIN
+        wide = _wide(g, B, weight)                                      # Y1 is Y and its ones
         if wide:    # one pass over g for both: g Y^T and, by the row of ones, sum_g
             gY1 = _sum_outer(g, Y1)                                     # (C, k+1)
             sum_g = gY1[:, k]                                           # (C,): dL/dbeta
