@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from ._checks import check_float
+from ._products import region_product
 
 
 def aggregate(mu: torch.Tensor, nu: torch.Tensor, mask: torch.Tensor | None = None,
@@ -49,7 +50,7 @@ def aggregate(mu: torch.Tensor, nu: torch.Tensor, mask: torch.Tensor | None = No
     else:
         weights = nu if mask is None else nu.masked_fill(~mask, 0.0)
     # (..., c_mu, P) x (..., c_nu, P)^T --> (..., c_mu, c_nu)
-    return torch.matmul(mu, weights.transpose(-1, -2))
+    return region_product(mu, weights.transpose(-1, -2))
 
 
 def recover_region(A: torch.Tensor, nu_features: torch.Tensor) -> torch.Tensor:

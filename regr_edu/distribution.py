@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from ._checks import check_float, check_rank, check_scale
+from ._products import region_product
 from .regions import merge_regions, pad_to_scale, split_regions
 
 
@@ -42,6 +43,6 @@ def distribute(z: torch.Tensor, xi: torch.Tensor, scale: tuple[int, int]) -> tor
     if z.shape[:4] != xi_r.shape[:4] or z.shape[-1] != c_nu:
         raise ValueError(f"z must have shape (B, T, Gh, Gw, c_mu, c_nu) matching xi's regions "
                          f"{tuple(xi_r.shape[:4])} and c_nu={c_nu}, got {tuple(z.shape)}")
-    Y = torch.matmul(z, xi_r)                                  # (.., c_mu, c_nu) x (.., c_nu, P)
+    Y = region_product(z, xi_r)                                # (.., c_mu, c_nu) x (.., c_nu, P)
     Y = merge_regions(Y, (h, w))                               # (B, c_mu, T, Hp, Wp)
     return Y[..., :H, :W]                                      # crop the padding: (B, c_mu, T, H, W)
