@@ -133,8 +133,11 @@ def check_int(name: str, value: object, low: int, high: int | None = None) -> in
     ``ValueError`` otherwise, naming ``name``, the rule and the value."""
     if not (isinstance(value, int) and not isinstance(value, bool) and value >= low
             and (high is None or value <= high)):
-        rule = f"of at least {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be an integer {rule}, got {value!r}")
+        # the same words as check_nonnegative_int / check_positive_int for those two rules
+        rule = ({0: "a non-negative integer", 1: "a positive integer"}.get(low)
+                or f"an integer of at least {low}") if high is None \
+            else f"an integer in [{low}, {high}]"
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
     return int(value)
 
 

@@ -234,18 +234,18 @@ def test_padding_with_a_scale_that_divides_the_map_changes_nothing_and_no_option
     (lambda: iu.option_effect(None, scales="(3, 3)"), ValueError,
      r"scales must be one of .* got '\(3, 3\)'"),
     (lambda: iu.option_effect(None, seed=-1), ValueError,
-     r"seed must be an integer of at least 0, got -1"),
+     r"seed must be a non-negative integer, got -1"),
     (lambda: iu.option_effect(None, x="map"), TypeError, r"x must be a torch.Tensor or None"),
     (lambda: iu.demo_map("video"), ValueError,
      r"kind must be one of \['image', 'clip'\], got 'video'"),
     (lambda: iu.demo_map(size=5), ValueError, r"size must be an integer of at least 8, got 5"),
     (lambda: iu.demo_map(channels=0), ValueError, r"channels must be a positive integer, got 0"),
-    (lambda: iu.demo_map(seed=1.5), ValueError, r"seed must be an integer of at least 0"),
+    (lambda: iu.demo_map(seed=1.5), ValueError, r"seed must be a non-negative integer"),
     (lambda: iu.demo_unit(scales=((0, 2),)), ValueError, r"scales\[0\] must be a pair"),
-    (lambda: iu.demo_unit(seed=True), ValueError, r"seed must be an integer .* got True"),
+    (lambda: iu.demo_unit(seed=True), ValueError, r"seed must be a non-negative integer, got True"),
     (lambda: iu.settings_figure(relations=("graph",)), ValueError,
      r"relations\[...\] must be one of .* got 'graph'"),
-    (lambda: iu.unit_widget(seed=-2), ValueError, r"seed must be an integer of at least 0"),
+    (lambda: iu.unit_widget(seed=-2), ValueError, r"seed must be a non-negative integer"),
 ])
 def test_bad_arguments_are_rejected_with_the_rule_and_value(call, exc, match):
     with pytest.raises(exc, match=match):

@@ -40,7 +40,7 @@ def test_glyph_masks_are_cut_at_the_image_edge():
     assert m[0, :13, :13].all() and not m[0, 13, 0] and not m[0, 0, 13]
     assert int(m[0].sum()) == 2 * 13 * 13 and int(m[1].sum()) == 13 * 13
     assert int(wus.glyph_masks([{"corners": (0,)}], pad=0).sum()) == 9 * 9
-    with pytest.raises(ValueError, match=r"pad must be an integer of at least 0, got -1"):
+    with pytest.raises(ValueError, match=r"pad must be a non-negative integer, got -1"):
         wus.glyph_masks([{"corners": (0,)}], pad=-1)
 
 
@@ -112,5 +112,5 @@ def test_grade_top_k_passes_a_right_answer_and_names_a_wrong_one():
     with pytest.raises(TypeError, match="student_fn must be callable, got int"):
         wus.grade_top_k(3)
     assert len(wus.top_k_cases(5)) == 5
-    with pytest.raises(ValueError, match=r"trials must be an integer of at least 1, got 0"):
+    with pytest.raises(ValueError, match=r"trials must be a positive integer, got 0"):
         wus.top_k_cases(0)

@@ -84,5 +84,5 @@ def test_example_index_is_checked(cub_checkpoint):
     _, args = viz.load_trained_model(cub_checkpoint)
     with pytest.raises(ValueError, match="index must be"):
         viz.checkpoint_example(args, index=10_000)
-    with pytest.raises(ValueError, match=r"index must be an integer of at least 0, got -1"):
+    with pytest.raises(ValueError, match=r"index must be a non-negative integer, got -1"):
         viz.checkpoint_example(args, index=-1)
