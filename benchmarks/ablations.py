@@ -91,19 +91,14 @@ def report(record: dict[str, Any]) -> str:
              "| ms/step |", "|---|---|---:|---|---:|---:|---:|---:|"]
     for table, t in TABLES.items():
         for name in t["ours"]:
-            rs = sorted((r for r in runs if r["setting"] == name), key=lambda r: r["seed"])
-            if not rs:
+            s = experiments.setting_stats(runs, name)      # the numbers the chapters show
+            if s is None:
                 continue
-            final = [r["test_acc1"] for r in rs]
-            first = [r["history"][0]["test_acc1"] for r in rs]
-            std = statistics.stdev(final) if len(final) > 1 else 0.0
-            ms = 1e3 * statistics.median(r["seconds_per_step"] for r in rs)
             lines.append(
-                f"| {table} | {SETTINGS[name]['label']} | {len(rs)} | "
-                f"{statistics.fmean(final):.1f} ± {std:.1f} ({', '.join(f'{v:.1f}' for v in final)})"
-                f" | {sum(v > experiments.CHANCE + 25 for v in final)}/{len(rs)} | "
-                f"{statistics.fmean(first):.1f} | {record['costs'][name]['flops'] / 1e6:.1f} | "
-                f"{ms:.0f} |")
+                f"| {table} | {SETTINGS[name]['label']} | {s['n']} | {s['mean']:.1f} ± "
+                f"{s['std']:.1f} ({', '.join(f'{v:.1f}' for v in s['values'])}) | "
+                f"{s['took_off']}/{s['n']} | {s['epoch1']:.1f} | "
+                f"{record['costs'][name]['flops'] / 1e6:.1f} | {1e3 * s['seconds_per_step']:.0f} |")
     lines += ["", "| claim | comparison | means (%) | p (Holm) for | p (Holm) against | verdict "
               "| epoch-1 means | epoch-1 verdict |", "|---|---|---|---:|---:|---|---|---|"]
     primary, secondary = verdicts(runs), verdicts(runs, measure_name="epoch1")

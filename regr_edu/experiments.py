@@ -22,6 +22,7 @@ On a 16 × 16 map (layer2 of a 64 × 64 input) the paper's CUB scales (4, 4) and
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import time
@@ -32,7 +33,8 @@ import torch
 from ._checks import check_choice, check_int, check_nonnegative_int
 from .stats import mann_whitney_less, took_off
 
-__all__ = ["TRAIN", "SETTINGS", "TABLES", "CLAIMS", "CHANCE", "MEASURES", "build_model",
+__all__ = ["TRAIN", "SETTINGS", "TABLES", "CLAIMS", "CHANCE", "MEASURES", "setting_stats",
+           "build_model",
            "train_setting", "cli_argv", "model_cost", "measure", "holm", "verdict_rule", "verdicts"]
 
 CHANCE = 50.0
@@ -357,3 +359,30 @@ def verdicts(runs: Sequence[dict[str, Any]], claims: dict[str, dict[str, Any]] |
 def settings_json() -> dict[str, Any]:
     """:data:`SETTINGS` as the record's JSON holds it (lists, not tuples)."""
     return json.loads(json.dumps(SETTINGS))
+
+
+def _check_runs(runs: object) -> list[dict[str, Any]]:
+    if not isinstance(runs, (list, tuple)) or not all(
+            isinstance(r, dict) and {"setting", "seed", "test_acc1"} <= r.keys() for r in runs):
+        raise ValueError("runs must be a list of run records (dicts with 'setting', 'seed' and "
+                         f"'test_acc1'), got {type(runs).__name__}")
+    return list(runs)
+
+
+def setting_stats(runs: Sequence[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """One setting's numbers over its seeds, or ``None`` when the record has no run of it:
+    ``n``, ``seeds``, ``values`` (final top-1), ``mean``, ``std`` (sample, n - 1; 0 for one run),
+    ``took_off`` (final top-1 above chance + 25), ``epoch1`` (the secondary measure's mean;
+    ``None`` where a run was not tested after its first epoch), ``seconds_per_step`` (median)."""
+    mine = sorted((r for r in _check_runs(runs) if r["setting"] == name), key=lambda r: r["seed"])
+    if not mine:
+        return None
+    values = [measure(r) for r in mine]
+    return {"n": len(mine), "seeds": [r["seed"] for r in mine], "values": values,
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "took_off": sum(took_off(v, CHANCE) for v in values),
+            "epoch1": statistics.fmean(measure(r, "epoch1") for r in mine)
+            if all("test_acc1" in (r.get("history") or [{}])[0] for r in mine) else None,
+            "seconds_per_step": statistics.median(r.get("seconds_per_step", math.nan)
+                                                  for r in mine)}

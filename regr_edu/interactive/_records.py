@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 from matplotlib.ticker import MaxNLocator
 
 from .. import experiments
+from ..experiments import _check_runs, setting_stats
 from ..exercises._runner import GradeResult
 from ..stats import took_off
 from ._display import new_figure
@@ -52,33 +53,6 @@ def load_record(name: str = "ablations", results: "str | pathlib.Path | None" = 
         raise ValueError(f"record {path} must hold a list 'runs', got "
                          f"{type(record.get('runs')).__name__}")
     return record
-
-
-def _check_runs(runs: object) -> list[dict[str, Any]]:
-    if not isinstance(runs, (list, tuple)) or not all(
-            isinstance(r, dict) and {"setting", "seed", "test_acc1"} <= r.keys() for r in runs):
-        raise ValueError("runs must be a list of run records (dicts with 'setting', 'seed' and "
-                         f"'test_acc1'), got {type(runs).__name__}")
-    return list(runs)
-
-
-def setting_stats(runs: Sequence[dict[str, Any]], name: str) -> dict[str, Any] | None:
-    """One setting's numbers over its seeds, or ``None`` when the record has no run of it:
-    ``n``, ``seeds``, ``values`` (final top-1), ``mean``, ``std`` (sample, n - 1; 0 for one run),
-    ``took_off`` (final top-1 above chance + 25), ``epoch1`` (the secondary measure's mean;
-    ``None`` where a run was not tested after its first epoch), ``seconds_per_step`` (median)."""
-    mine = sorted((r for r in _check_runs(runs) if r["setting"] == name), key=lambda r: r["seed"])
-    if not mine:
-        return None
-    values = [experiments.measure(r) for r in mine]
-    return {"n": len(mine), "seeds": [r["seed"] for r in mine], "values": values,
-            "mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "took_off": sum(took_off(v, experiments.CHANCE) for v in values),
-            "epoch1": statistics.fmean(experiments.measure(r, "epoch1") for r in mine)
-            if all("test_acc1" in (r.get("history") or [{}])[0] for r in mine) else None,
-            "seconds_per_step": statistics.median(r.get("seconds_per_step", math.nan)
-                                                  for r in mine)}
 
 
 def label(name: str, settings: dict[str, Any] | None = None) -> str:
