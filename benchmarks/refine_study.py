@@ -229,8 +229,11 @@ def report(results: dict[str, Any]) -> str:
                  for task in TASKS for opt in OPTS
                  if summary.get(f"{task}/{opt}/off", {}).get("n") == len(decision_seeds)
                  and summary.get(f"{task}/{opt}/{new}", {}).get("n") == len(decision_seeds)]
+        stopped = {a for sweep in results.get("sweeps", []) if "stopped" in sweep
+                   for a in sweep["plan"]["arms"]}     # arms whose sweep says it was stopped
         partial = [(task, opt, summary[f"{task}/{opt}/{new}"]) for task in TASKS for opt in OPTS
-                   if summary.get(f"{task}/{opt}/off", {}).get("n") == len(decision_seeds)
+                   if new in stopped
+                   and summary.get(f"{task}/{opt}/off", {}).get("n") == len(decision_seeds)
                    and 0 < summary.get(f"{task}/{opt}/{new}", {}).get("n", 0) < len(decision_seeds)]
         for task, opt, s in partial:                    # an arm stopped early (see the record)
             seeds = sorted(r["seed"] for r in results["runs"] if (r["arm"], r["task"], r["opt"])
