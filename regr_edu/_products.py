@@ -16,6 +16,11 @@ from __future__ import annotations
 import torch
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
+try:
+    from torch.utils._python_dispatch import _disable_current_modes as _no_modes
+except ImportError:                             # an older or newer torch: no such helper
+    from contextlib import nullcontext as _no_modes
+
 #: below this width (the larger side of a product) the plain operator is the faster one
 ONEDNN_MIN = 128
 
@@ -75,7 +80,8 @@ def _reads_transposed() -> bool:
     speed, in this build: checked once on a small product against float64 (a build that got the
     strides wrong would give other numbers; then the operand is made row-major first)."""
     if not _STRIDED:
-        with torch.no_grad(), torch.inference_mode(False):
+        # outside any dispatch mode (a FLOP counter would count the check)
+        with _no_modes(), torch.no_grad(), torch.inference_mode(False):
             gen = torch.Generator().manual_seed(0)
             a = torch.randn(24, 40, generator=gen)
             b = torch.randn(40, 56, generator=gen)                  # b.t(): (56, 40), column-major

@@ -301,3 +301,14 @@ def test_region_product_matches_matmul_forward_and_backward(n, k, m):
     assert out.grad_fn is not None
     turned = type(out.grad_fn).__name__.startswith("_RegionProduct")
     assert turned == (n * m >= P.ONEDNN_MIN)            # 4 x 8 = 32 (a small unit): matmul
+
+
+def test_the_transposed_operand_check_is_not_counted_as_flops(monkeypatch):
+    """The once-per-process check of oneDNN's strides runs outside any dispatch mode: a FLOP
+    count made first in a process equals the next one."""
+    from regr_edu import _products as P
+    monkeypatch.setattr(P, "_STRIDED", [])                     # as in a fresh process
+    u, x = rg.ReGr(256), torch.randn(2, 256, 8, 8)
+    first = count_flops(u, x)[0]
+    assert P._STRIDED or not P._onednn(x)                       # the check ran inside the count
+    assert first == count_flops(u, x)[0]
