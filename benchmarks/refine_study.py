@@ -63,6 +63,10 @@ TASKS: dict[str, dict[str, Any]] = {
                  "train_samples": 16384, "test_samples": 1024, "epochs": 4, "chance": 100 / 3},
     "clip_32k": {"dataset": "synthetic-video", "image_size": 64, "frames": 4,
                  "train_samples": 32768, "test_samples": 1024, "epochs": 4, "chance": 100 / 3},
+    # twice the clips again: a pilot for a budget in which refine off takes off in 7 of 8 seeds
+    # (RESULTS.md, "Clips, ...", budget pilot 2; record refine_study_clips_64k.json)
+    "clip_64k": {"dataset": "synthetic-video", "image_size": 64, "frames": 4,
+                 "train_samples": 65536, "test_samples": 1024, "epochs": 4, "chance": 100 / 3},
 }
 OPTS: dict[str, dict[str, Any]] = {
     "sgd": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},
