@@ -68,18 +68,15 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per setting: mean and sample std (n - 1) of the test accuracy over its seeds."""
     out = {}
     for name in SETTINGS:
-        acc = [r["test_acc1"] for r in runs if r["setting"] == name]
-        if not acc:
+        s = experiments.setting_stats(runs, name)
+        if s is None:
             continue
-        out[name] = {"label": SETTINGS[name]["label"], "n": len(acc),
-                     "seeds": sorted(r["seed"] for r in runs if r["setting"] == name),
-                     "mean": statistics.fmean(acc),
-                     "std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
-                     "min": min(acc), "max": max(acc),
+        out[name] = {"label": SETTINGS[name]["label"], "n": s["n"], "seeds": s["seeds"],
+                     "mean": s["mean"], "std": s["std"], "min": min(s["values"]),
+                     "max": max(s["values"]),
                      "cpu_seconds": statistics.fmean(r["cpu_seconds"] for r in runs
                                                      if r["setting"] == name),
-                     "seconds_per_step": statistics.median(r["seconds_per_step"] for r in runs
-                                                           if r["setting"] == name)}
+                     "seconds_per_step": s["seconds_per_step"]}
     return out
 
 

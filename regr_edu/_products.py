@@ -65,11 +65,17 @@ def _hooked(module: torch.nn.Module) -> bool:
                 or mod._global_forward_hooks or mod._global_forward_pre_hooks)
 
 
+def _eager_cpu32(x: torch.Tensor, width: int) -> bool:
+    """A fast path of this module may run: a non-empty CPU float32 tensor, eager autograd, no
+    autocast, and ``width`` at least :data:`ONEDNN_MIN`."""
+    return (width >= ONEDNN_MIN and x.device.type == "cpu" and x.dtype == torch.float32
+            and x.numel() > 0 and not _plain_autograd() and not _autocast(x))
+
+
 def use_onednn(x: torch.Tensor, width: int) -> bool:
     """The products of ``x`` go through this module: oneDNN runs them (:func:`_onednn`), eager
     autograd, no autocast, and ``width`` (the larger side) at least :data:`ONEDNN_MIN`."""
-    return (width >= ONEDNN_MIN and _onednn(x) and x.numel() > 0 and not _plain_autograd()
-            and not _autocast(x))
+    return _eager_cpu32(x, width) and _onednn(x)
 
 
 _STRIDED: list[bool] = []
@@ -245,6 +251,5 @@ def use_oriented(x: torch.Tensor, width: int) -> bool:
     ``width`` (the product's ``n * m``, a region vector's length ``M``) at least
     :data:`ONEDNN_MIN`. Small units (``M`` below it) keep ``torch.matmul`` and its sums, which
     the chapters' replays of recorded runs reproduce bit for bit."""
-    return (width >= ONEDNN_MIN and x.device.type == "cpu" and x.dtype == torch.float32
-            and x.numel() > 0 and not _plain_autograd() and not _autocast(x))
+    return _eager_cpu32(x, width)
 

@@ -33,9 +33,9 @@ import torch
 from ._checks import check_choice, check_int, check_nonnegative_int
 from .stats import mann_whitney_less, took_off
 
-__all__ = ["TRAIN", "SETTINGS", "TABLES", "CLAIMS", "CHANCE", "MEASURES", "setting_stats",
-           "build_model",
-           "train_setting", "cli_argv", "model_cost", "measure", "holm", "verdict_rule", "verdicts"]
+__all__ = ["TRAIN", "SETTINGS", "TABLES", "CLAIMS", "CHANCE", "MEASURES", "build_model",
+           "train_setting", "cli_argv", "model_cost", "measure", "holm", "verdict_rule", "verdicts",
+           "setting_stats"]
 
 CHANCE = 50.0
 TRAIN: dict[str, Any] = dict(

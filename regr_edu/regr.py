@@ -86,7 +86,7 @@ def _mkldnn_1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 
 
 def _weight_times(weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | None = None,
-                  add: torch.Tensor | None = None) -> torch.Tensor:
+                  add: torch.Tensor | None = None, wide: bool = False) -> torch.Tensor:
     """``add + weight @ x[b] + bias`` for every ``b``: ``(O, K)`` on ``(B, K, L)`` ->
     ``(B, O, L)`` (``add`` ``(B, O, L)`` and ``bias`` ``(O,)`` optional).
 
@@ -94,21 +94,22 @@ def _weight_times(weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | No
     input and ``x_b^T`` as its weight (read in place: the transpose of the row-major ``x_b``),
     about twice the speed of PyTorch's GEMM fallback on the benchmark machine. A batch above
     :data:`_LOOP_MAX` uses oneDNN's 1x1 convolution for a product that narrows (``K >= O``) and
-    the batched matrix product otherwise, as do products below :data:`ONEDNN_MIN` channels."""
+    the batched matrix product otherwise, as do products below :data:`ONEDNN_MIN` channels
+    (``wide``: a small product of a wide unit, :func:`_wide`, on oneDNN all the same)."""
     B, K, L = x.shape
     O = weight.shape[0]
-    if not _onednn(x) or max(K, O) < _ONEDNN_MIN or (K < O and B > _LOOP_MAX):
+    if not _onednn(x) or (max(K, O) < _ONEDNN_MIN and not (wide and B <= _LOOP_MAX)) or (
+            K < O and B > _LOOP_MAX):
         w = weight.unsqueeze(0).expand(B, O, K)                         # (B, O, K)
         out = torch.bmm(w, x) if add is None else torch.baddbmm(add, w, x)
         return out if bias is None else out + bias.reshape(1, O, 1)
     if B > _LOOP_MAX:
         out = _mkldnn_1x1(x.contiguous(), weight.contiguous(), bias)    # (B, O, L)
         return out if add is None else out.add_(add)
-    x = x.contiguous()
     w = weight.contiguous()
     out = torch.empty(B, O, L, dtype=x.dtype, device=x.device)
     for b in range(B):
-        part = _rows_times_rows(w, x[b].t())                            # (O, L): W x_b
+        part = _rows_times_rows(w, x[b].t())         # (O, L): W x_b, x_b read in place if dense
         if add is None:
             out[b].copy_(part)
         else:
@@ -116,13 +117,14 @@ def _weight_times(weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | No
     return out if bias is None else out.add_(bias.reshape(1, O, 1))
 
 
-def _sum_outer(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _sum_outer(g: torch.Tensor, x: torch.Tensor, wide: bool = False) -> torch.Tensor:
     r""":math:`\sum_b g_b x_b^\top`: ``(B, O, L)`` and ``(B, K, L)`` -> ``(O, K)`` (a 1x1
     layer's weight gradient); on a CPU in float32 each term is oneDNN's linear layer, which
-    reads both factors in place."""
+    reads both factors in place (``wide``: also below :data:`ONEDNN_MIN`, see
+    :func:`_weight_times`)."""
     B, O, L = g.shape
     K = x.shape[1]
-    if not _onednn(g) or B > _LOOP_MAX or max(O, K) < _ONEDNN_MIN:
+    if not _onednn(g) or B > _LOOP_MAX or (max(O, K) < _ONEDNN_MIN and not wide):
         if O <= K:      # the GEMM makes the transposed factor contiguous: the smaller one
             return torch.bmm(x, g.transpose(1, 2)).sum(0).t()           # (O, K)
         return torch.bmm(g, x.transpose(1, 2)).sum(0)                   # (O, K)
@@ -236,7 +238,7 @@ class _LiftNormAdd(torch.autograd.Function):
         mean_y = Y.mean((0, 2))                                         # (k,)
         Yc = Y - mean_y.reshape(1, k, 1)                                # (B, k, L)
         if _wide(Y, B, weight):
-            cov = sum(_rows_times_rows(Yc[b], Yc[b]) for b in range(B))  # (k, k): N Cov(Y)
+            cov = _sum_outer(Yc, Yc, wide=True)                         # (k, k): N Cov(Y)
         else:                                                           # (small units: as was)
             cov = torch.bmm(Yc, Yc.transpose(1, 2)).sum(0)              # (k, k): N Cov(Y)
         mean_o = weight @ mean_y + bias                                 # (C,)
@@ -267,7 +269,7 @@ class _LiftNormAdd(torch.autograd.Function):
         g = g.contiguous()                                              # (B, C, L)
         wide = _wide(g, B, weight)                                      # Y1 is Y and its ones
         if wide:    # one pass over g for both: g Y^T and, by the row of ones, sum_g
-            gY1 = _sum_outer(g, Y1)                                     # (C, k+1)
+            gY1 = _sum_outer(g, Y1, wide=True)                          # (C, k+1)
             sum_g = gY1[:, k]                                           # (C,): dL/dbeta
             P = gY1[:, :k] - sum_g.unsqueeze(1) * mean_y                # (C, k): g (Y - mean)^T
         else:
@@ -283,9 +285,7 @@ class _LiftNormAdd(torch.autograd.Function):
         grad_Y = _weight_times((scale.unsqueeze(1) * weight).t(), g)    # (B, k, L)
         if wide:    # - Q (Y - mean) - const = - Q Y + (Q mean - const): no centred copy of Y
             shift = (Q @ mean_y - const).reshape(1, k, 1)               # (1, k, 1)
-            for b in range(B):
-                grad_Y[b].sub_(_rows_times_rows(Q, Y1[b, :k].t()))      # Q Y_b: (k, L)
-            grad_Y.add_(shift)                                          # (B, k, L)
+            grad_Y.sub_(_weight_times(Q, Y, wide=True)).add_(shift)     # (B, k, L)
         else:
             Yc = Y - mean_y.reshape(1, k, 1)                            # (B, k, L)
             grad_Y = grad_Y - torch.matmul(Q, Yc) - const.reshape(1, k, 1)
