@@ -98,7 +98,14 @@ ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
     # before the outcome of lr01's seeds 2-7 on clips was seen
     "add01": ("additive refine, eta at 0.1x the learning rate",
               {"refine_mode": "add", "refine_lr_scale": 0.1}, ""),
+    # pilot 3 (item 3 of the issue: why a share of seeds stays at chance; RESULTS.md, "Pilot 3"):
+    # the unit's last BatchNorm weight starts at 1 (PyTorch's default) instead of 0 (the paper's)
+    "off_bn1": ("refine off, the unit's last BN weight starts at 1", {"refine": False}, ""),
+    "add_bn1": ("additive refine, the unit's last BN weight starts at 1",
+                {"refine_mode": "add"}, ""),
 }
+# arm -> starting weight of every ReGr unit's last BatchNorm (arms not named here: 0, the paper's)
+BN_INIT: dict[str, float] = {"off_bn1": 1.0, "add_bn1": 1.0}
 DIAGNOSIS_ARMS = ["off", "paper", "frozen", "mask_only", "offsets_only", "detach", "lr01", "add",
                   "mask09", "bound025"]
 STUDIES = {
@@ -136,6 +143,15 @@ def freeze_eta(model, part: str) -> None:
                 p.register_hook(lambda g, keep=keep: g * keep)
 
 
+def set_bn_init(model, weight: float) -> None:
+    """Start the last BatchNorm of every ReGr unit at ``weight`` (its bias stays 0)."""
+    import torch
+    from regr_edu.regr import ReGr
+    for module in model.modules():
+        if isinstance(module, ReGr):
+            torch.nn.init.constant_(module.bn.weight, weight)
+
+
 def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
     """One run in this process (the worker): returns its record."""
     import importlib
@@ -145,15 +161,18 @@ def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
     run_module = importlib.import_module("regr_edu.training.run")   # the module, not the function
     torch.set_num_threads(1)
     cfg = make_config(config_for(arm, task, opt, seed))
-    frozen = ARMS[arm][2]
-    if frozen:
+    frozen, bn_init = ARMS[arm][2], BN_INIT.get(arm)
+    if frozen or bn_init is not None:
         build = run_module.build_model
 
-        def build_frozen(*args, **kwargs):
-            model = build(*args, **kwargs)
-            freeze_eta(model, frozen)
+        def build_changed(*args, **kwargs):
+            model = build(*args, **kwargs)       # built from the seed: the same draws as "off"
+            if frozen:
+                freeze_eta(model, frozen)
+            if bn_init is not None:
+                set_bn_init(model, bn_init)
             return model
-        run_module.build_model = build_frozen
+        run_module.build_model = build_changed
     monitor = RefineMonitor(every=MONITOR_EVERY)
     started = time.perf_counter()
     summary = run_training(cfg, callback=monitor)
@@ -174,7 +193,8 @@ def run_one(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
     wanted = config_for(arm, task, opt, seed)
     if record_path.is_file():
         old = json.loads(record_path.read_text())
-        if old.get("config") == wanted and old.get("frozen") == ARMS[arm][2]:
+        if (old.get("config") == wanted and old.get("frozen") == ARMS[arm][2]
+                and old.get("bn_init") == BN_INIT.get(arm)):
             return {**old["record"], "reused": True}
     if out.exists():
         import shutil
@@ -189,8 +209,8 @@ def run_one(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"{task} {opt} {arm} seed {seed} failed:\n{done.stderr[-3000:]}")
     record = json.loads(done.stdout.strip().splitlines()[-1])
-    write_text_atomic(json.dumps({"config": wanted, "frozen": ARMS[arm][2], "record": record}),
-                      record_path)
+    write_text_atomic(json.dumps({"config": wanted, "frozen": ARMS[arm][2],
+                                  "bn_init": BN_INIT.get(arm), "record": record}), record_path)
     return {**record, "reused": False}
 
 
@@ -293,8 +313,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "what": "final test top-1 (%) of small_resnet + one ReGr unit on the synthetic tasks, "
                 "per form of refine",
         "tasks": TASKS, "optimizers": OPTS, "common": COMMON,
-        "arms": {a: {"label": ARMS[a][0], "unit_kwargs": ARMS[a][1], "frozen": ARMS[a][2]}
-                 for a in ARMS},
+        "arms": {a: {"label": ARMS[a][0], "unit_kwargs": ARMS[a][1], "frozen": ARMS[a][2],
+                     **({"bn_init": BN_INIT[a]} if a in BN_INIT else {})} for a in ARMS},
         "took_off_rule": "final test top-1 > chance + 25 points",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "monitor_every": MONITOR_EVERY})
