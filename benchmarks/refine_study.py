@@ -106,6 +106,8 @@ ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 # arm -> starting weight of every ReGr unit's last BatchNorm (arms not named here: 0, the paper's)
 BN_INIT: dict[str, float] = {"off_bn1": 1.0, "add_bn1": 1.0}
+# arm -> the arm its decision cells compare it with (arms not named here: "off")
+BASELINE: dict[str, str] = {"add_bn1": "off_bn1"}
 DIAGNOSIS_ARMS = ["off", "paper", "frozen", "mask_only", "offsets_only", "detach", "lr01", "add",
                   "mask09", "bound025"]
 STUDIES = {
@@ -249,15 +251,16 @@ def report(results: dict[str, Any]) -> str:
         lines += [f"| `{arm}`: {ARMS[arm][0]} | {s['took_off']}/{s['n']} | {s['mean']:.1f} "
                   f"| {' '.join(f'{v:.1f}' for v in s['values'])} |" for arm, s in rows if s]
     for new in [a for a in ARMS if a != "off"]:
-        cells = [(task, opt, summary[f"{task}/{opt}/off"], summary[f"{task}/{opt}/{new}"])
+        base = BASELINE.get(new, "off")
+        cells = [(task, opt, summary[f"{task}/{opt}/{base}"], summary[f"{task}/{opt}/{new}"])
                  for task in TASKS for opt in OPTS
-                 if summary.get(f"{task}/{opt}/off", {}).get("n") == len(decision_seeds)
+                 if summary.get(f"{task}/{opt}/{base}", {}).get("n") == len(decision_seeds)
                  and summary.get(f"{task}/{opt}/{new}", {}).get("n") == len(decision_seeds)]
         stopped = {a for sweep in results.get("sweeps", []) if "stopped" in sweep
                    for a in sweep["plan"]["arms"]}     # arms whose sweep says it was stopped
         partial = [(task, opt, summary[f"{task}/{opt}/{new}"]) for task in TASKS for opt in OPTS
                    if new in stopped
-                   and summary.get(f"{task}/{opt}/off", {}).get("n") == len(decision_seeds)
+                   and summary.get(f"{task}/{opt}/{base}", {}).get("n") == len(decision_seeds)
                    and 0 < summary.get(f"{task}/{opt}/{new}", {}).get("n", 0) < len(decision_seeds)]
         for task, opt, s in partial:                    # an arm stopped early (see the record)
             seeds = sorted(r["seed"] for r in results["runs"] if (r["arm"], r["task"], r["opt"])
@@ -267,23 +270,43 @@ def report(results: dict[str, Any]) -> str:
                       f"({' '.join(f'{v:.1f}' for v in s['values'])})."]
         if not cells:
             continue
-        lines += ["", f"| task | optimizer | off: took off | off: mean | {new}: took off | "
+        lines += ["", f"| task | optimizer | {base}: took off | {base}: mean | {new}: took off | "
                   f"{new}: mean | p ({new} lower) | passes |", "|---|---|---:|---:|---:|---:|---:|---|"]
-        pooled = {"off": [0, 0], new: [0, 0]}
+        pooled = {base: [0, 0], new: [0, 0]}
         for task, opt, a, b in cells:
             p = mann_whitney_less(b["values"], a["values"])
             ok = b["took_off"] >= a["took_off"] and p >= 0.05
-            for arm, s in (("off", a), (new, b)):
+            for arm, s in ((base, a), (new, b)):
                 pooled[arm][0] += s["took_off"]
                 pooled[arm][1] += s["n"]
             lines.append(f"| {task} | {opt} | {a['took_off']}/{a['n']} | {a['mean']:.1f} | "
                          f"{b['took_off']}/{b['n']} | {b['mean']:.1f} | {p:.3f} | "
                          f"{'yes' if ok else 'no'} |")
-        p = fisher_greater(pooled["off"][0], pooled["off"][1], pooled[new][0], pooled[new][1])
-        lines += ["", f"Pooled over these cells: off {pooled['off'][0]}/{pooled['off'][1]}, {new} "
-                  f"{pooled[new][0]}/{pooled[new][1]}; one-sided Fisher p(off takes off more "
+        p = fisher_greater(pooled[base][0], pooled[base][1], pooled[new][0], pooled[new][1])
+        lines += ["", f"Pooled over these cells: {base} {pooled[base][0]}/{pooled[base][1]}, {new} "
+                  f"{pooled[new][0]}/{pooled[new][1]}; one-sided Fisher p({base} takes off more "
                   f"often) = {p:.3f}."]
+    lines += pilot3_reading(summary)
     return "\n".join(lines).lstrip("\n")
+
+
+def pilot3_reading(summary: dict[str, Any]) -> list[str]:
+    """Pilot 3's reading (RESULTS.md, "Pilot 3"), once its two image cells are in: does the
+    unit's last BatchNorm starting at 1 explain the seeds that stay at chance?"""
+    from regr_edu.stats import fisher_greater
+    cells = {opt: (summary.get(f"image/{opt}/off"), summary.get(f"image/{opt}/off_bn1"))
+             for opt in ("sgd", "adam3")}
+    if not all(a and b and a["n"] == b["n"] == 8 for a, b in cells.values()):
+        return []
+    (sgd_off, sgd_bn1), (adam_off, adam_bn1) = cells["sgd"], cells["adam3"]
+    p = fisher_greater(sgd_bn1["took_off"], 8, sgd_off["took_off"], 8)
+    explains = (sgd_bn1["took_off"] >= 7 and p < 0.05
+                and adam_bn1["took_off"] >= adam_off["took_off"])
+    return ["", f"Pilot 3: with SGD `off_bn1` took off in {sgd_bn1['took_off']}/8 against `off`'s "
+            f"{sgd_off['took_off']}/8 (one-sided Fisher p = {p:.3f}); with Adam "
+            f"{adam_bn1['took_off']}/8 against {adam_off['took_off']}/8. The initialisation "
+            f"{'explains' if explains else 'does not explain'} the stuck seeds by the reading "
+            "fixed before the runs."]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
