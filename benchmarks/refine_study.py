@@ -188,12 +188,12 @@ def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
             "monitor": monitor.rows}
 
 
-def run_one(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
-    """Run one setting in a fresh process (one thread) or reuse its record."""
+def run_one(arm: str, task: str, opt: str, seed: int, fresh: bool = False) -> dict[str, Any]:
+    """Run one setting in a fresh process (one thread) or reuse its record (not with ``fresh``)."""
     out = RUNS / f"{task}_{opt}_{arm}_seed{seed}"
     record_path = out / "record.json"
     wanted = config_for(arm, task, opt, seed)
-    if record_path.is_file():
+    if record_path.is_file() and not fresh:
         old = json.loads(record_path.read_text())
         if (old.get("config") == wanted and old.get("frozen") == ARMS[arm][2]
                 and old.get("bn_init") == BN_INIT.get(arm)):
@@ -318,6 +318,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seeds", type=int, nargs="+")
     p.add_argument("--jobs", type=int, default=2, help="runs side by side (one thread each)")
     p.add_argument("--report", action="store_true", help="print the record's tables and exit")
+    p.add_argument("--fresh", action="store_true",
+                   help="run again even where a run's record exists (e.g. to record a column "
+                        "the monitor did not have; the same settings give the same numbers)")
     p.add_argument("--out", type=pathlib.Path, default=RESULTS,
                    help=f"the record (default {RESULTS.relative_to(ROOT)})")
     args = p.parse_args(argv)
@@ -359,7 +362,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     failed: list[tuple] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, *job): job for job in jobs}
+        futures = {pool.submit(run_one, *job, fresh=args.fresh): job for job in jobs}
         for future in concurrent.futures.as_completed(futures):
             try:
                 record = future.result()

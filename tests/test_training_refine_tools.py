@@ -77,6 +77,9 @@ def test_monitor_records_offsets_amplitudes_and_gradients():
     assert row["grad_eta"] > 0 and row["grad_mu"] > 0 and row["grad_nu"] > 0
     assert row["norm_in"] > 0 and row["norm_out"] > 0
     assert 0 <= row["delta_sign_flip"] <= 1 and math.isnan(monitor.rows[0]["delta_sign_flip"])
+    # the last BatchNorm's mean |weight|: 1 as set above, moved by the two SGD steps
+    assert row["bn_weight"] == pytest.approx(float(unit.bn.weight.detach().abs().mean()))
+    assert row["bn_weight"] != monitor.rows[0]["bn_weight"]
     net.eval()
     net(torch.randn(2, 3, 32, 32))                      # eval forwards are not recorded
     monitor({"step": 3})
@@ -94,6 +97,19 @@ def test_monitor_attaches_from_the_payload_and_writes_jsonl(tmp_path):
     assert path.read_text().count("\n") == 1
     with pytest.raises(ValueError, match="every"):
         RefineMonitor(net, every=0)
+
+
+def test_monitor_reads_the_last_batchnorm_of_units_without_refine():
+    """A unit without refine has no offsets to record, but its last BatchNorm weight (zero at the
+    start: the paper's) is still watched; a network without a unit gives the loss only."""
+    net = rg.models.small_resnet(2, unit="regr", widths=(8, 16, 32), input_size=(32, 32),
+                                 refine=False)
+    monitor = RefineMonitor(net)
+    monitor({"step": 1, "epoch": 0, "loss": 0.5})
+    assert monitor.rows == [{"step": 1, "epoch": 0, "loss": 0.5, "bn_weight": 0.0}]
+    plain = RefineMonitor(rg.models.small_resnet(2, widths=(8, 16, 32)))
+    plain({"step": 1, "epoch": 0, "loss": 0.5})
+    assert plain.rows == [{"step": 1, "epoch": 0, "loss": 0.5}]
 
 
 def test_cli_accepts_adam():

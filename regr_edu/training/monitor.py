@@ -14,7 +14,10 @@ after each optimizer step, one row of plain numbers:
 - ``grad_eta``, ``grad_mu``, ``grad_nu``: the L2 norms of the gradients that reached
   :math:`\eta`'s weight and the :math:`\mu`, :math:`\nu` projections' weights in that step
   (before the step's update; the trainer zeroes them only at the next step);
-- ``eta_weight``: the L2 norm of :math:`\eta`'s weight.
+- ``eta_weight``: the L2 norm of :math:`\eta`'s weight;
+- ``bn_weight``: the mean absolute weight of the units' last BatchNorm (every
+  :class:`~regr_edu.ReGr` in the model, refine or not). It starts at zero (the paper's), and while
+  it is near zero hardly any gradient reaches the unit's inner weights.
 
 Use::
 
@@ -22,8 +25,9 @@ Use::
     ...                                         # train; call monitor(payload) after each step
     monitor.rows                                # list of dicts, one per step
 
-With several units, the numbers pool every refine of every unit. A model without refine gives rows
-with only ``step``, ``epoch`` and ``loss``.
+With several units, the numbers pool every refine of every unit. A model whose units have no refine
+gives rows with only ``step``, ``epoch``, ``loss`` and ``bn_weight``; one without a unit, the
+first three.
 """
 from __future__ import annotations
 
@@ -79,6 +83,8 @@ class RefineMonitor:
         self._mu = [p for u in owners for p in (u.mu.weight,) if hasattr(u, "mu")]
         self._nu = [p for u in owners for p in (u.nu.weight,) if hasattr(u, "nu")]
         self._eta = [p for r in self._refines for p in r.eta_parameters()]
+        from ..regr import ReGr                     # (regr imports refine, as this module does)
+        self._bn = [u.bn.weight for u in model.modules() if isinstance(u, ReGr)]
         self._handles = [r.register_forward_hook(self._hook) for r in self._refines]
 
     def close(self) -> None:
@@ -139,6 +145,9 @@ class RefineMonitor:
                                                 for p in self._eta)))
         if self._mu:
             row.update(grad_mu=_grad_norm(self._mu), grad_nu=_grad_norm(self._nu))
+        if self._bn:
+            row["bn_weight"] = float(torch.cat([w.detach().abs().flatten().double()
+                                                for w in self._bn]).mean())
         self.rows.append(row)
 
     def write_jsonl(self, path: "str | os.PathLike[str]") -> pathlib.Path:
