@@ -92,3 +92,46 @@ def test_task_figures_and_their_checks():
         rm.samples_figure(data, 9)
     with pytest.raises(ValueError, match=r"index must be an integer in \[0, 3\], got 4"):
         rm.clip_figure(clips, 4)
+
+
+def _study(accs, bn=True):
+    """A tiny refine_study record: arm "off", seeds 0.., one final top-1 each, monitor rows
+    with the loss and (``bn``) the last BatchNorm's weight."""
+    def run(seed, acc):
+        monitor = [{"step": s, "loss": 0.7 - 0.1 * s * (acc > 75),
+                    **({"bn_weight": 0.01 * s} if bn else {})} for s in (4, 8, 12)]
+        return {"arm": "off", "task": "image", "opt": "sgd", "seed": seed,
+                "final_test_acc1": acc, "history": [], "monitor": monitor}
+    return {"tasks": {"image": {"chance": 50.0}}, "arms": {"off": {"label": "refine off"}},
+            "runs": [run(seed, acc) for seed, acc in enumerate(accs)]}
+
+
+def test_running_mean_averages_the_last_values():
+    assert rm._running_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert rm._running_mean([2.0, 4.0], 1) == [2.0, 4.0]
+
+
+def test_seed_curves_figure_colours_runs_by_take_off():
+    fig = rm.seed_curves_figure(_study([99.0, 50.0, 80.0]), "image", "sgd", ["off"], smooth=2)
+    loss, bn = fig.axes
+    assert [line.get_color() for line in loss.lines] == ["C0", "C3", "C0"]
+    assert len(bn.lines) == 3 and list(bn.lines[0].get_ydata()) == pytest.approx([0.04, 0.08, 0.12])
+    assert loss.get_title() == "off: 2 of 3 took off"
+    assert list(loss.lines[0].get_ydata()) == pytest.approx([0.3, 0.1, -0.3])   # running mean, 2
+    with pytest.raises(ValueError, match="bn_weight column"):
+        rm.seed_curves_figure(_study([99.0], bn=False), "image", "sgd", ["off"])
+    with pytest.raises(ValueError, match="arms must be a non-empty list"):
+        rm.seed_curves_figure(_study([99.0]), "image", "sgd", "off")
+    with pytest.raises(ValueError, match="smooth"):
+        rm.seed_curves_figure(_study([99.0]), "image", "sgd", ["off"], smooth=0)
+
+
+def test_rerun_table_marks_the_runs_that_changed_side():
+    table = rm.rerun_table(_study([99.0, 50.0, 80.0]), _study([98.0, 90.0, 60.0]), "image", "sgd",
+                           ["off"], names=("then", "now"))
+    assert "<td>then</td><td>2/3</td><td>99.0 <b>50.0</b> <b>80.0</b></td>" in table
+    assert "<td>now</td><td>2/3</td><td>98.0 <b>90.0</b> <b>60.0</b></td>" in table
+    with pytest.raises(ValueError, match="the same seeds of arm 'off'"):
+        rm.rerun_table(_study([99.0]), _study([99.0, 50.0]), "image", "sgd", ["off"])
+    with pytest.raises(ValueError, match="names must be two labels"):
+        rm.rerun_table(_study([99.0]), _study([99.0]), "image", "sgd", ["off"], names="ab")

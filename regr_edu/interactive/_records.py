@@ -193,6 +193,36 @@ def curves_figure(runs: Sequence[dict[str, Any]], names: Sequence[str],
     return fig
 
 
+# ------------------------------------------------------------------------------ refine_study's records
+# (``benchmarks/refine_study.py``: runs with ``task``, ``opt``, ``arm``, ``seed``,
+# ``final_test_acc1``, ``history`` and ``monitor``; the refine and regions chapters read them)
+def study_runs(record: dict, task: str, opt: str, arm: str,
+               seeds: Sequence[int] | None = None) -> list[dict]:
+    """The runs of one arm under one condition, by seed (``seeds``: only these)."""
+    runs = [r for r in record["runs"] if (r["task"], r["opt"], r["arm"]) == (task, opt, arm)
+            and (seeds is None or r["seed"] in seeds)]
+    if not runs:
+        have = sorted({(r["task"], r["opt"], r["arm"]) for r in record["runs"]})
+        raise ValueError(f"no run of arm {arm!r} on task {task!r} with optimizer {opt!r} in the "
+                         f"record; it holds {have}")
+    return sorted(runs, key=lambda r: r["seed"])
+
+
+def study_rows(record: dict, task: str, opt: str, arms: Sequence[str],
+               seeds: Sequence[int] | None = None) -> list[dict]:
+    """Per arm: its label, the final top-1 of each seed (``seeds``: only these), their mean and
+    how many took off (:func:`regr_edu.stats.took_off`)."""
+    chance = record["tasks"][task]["chance"]
+    rows = []
+    for arm in arms:
+        values = [r["final_test_acc1"] for r in study_runs(record, task, opt, arm, seeds)]
+        rows.append({"arm": arm, "label": record["arms"][arm]["label"], "values": values,
+                     "mean": sum(values) / len(values),
+                     "took_off": sum(took_off(v, chance) for v in values), "n": len(values)})
+    return rows
+
+
+
 # ------------------------------------------------------------------------------ replay
 def first_epoch_rows(recorded: dict[str, Any], live: dict[str, Any]) -> list[dict[str, Any]]:
     """The first epoch's ``train_loss``, ``train_acc1`` and ``test_acc1`` of a recorded run and

@@ -23,6 +23,7 @@ from .._checks import check_choice, check_in_range, check_number, check_positive
 from ..reference import g as tent
 from ..refine import Refine, bilinear_shift
 from ._display import figure_png, new_figure, with_static_fallback
+from ._records import study_rows, study_runs  # noqa: F401  (the chapter reads the record here)
 
 DELTA_RANGE = (-1.0, 1.0)      # tanh(.) in Eq. 3; the sliders' bounds
 M_RANGE = (0.0, 1.0)           # sigmoid(.) in Eq. 3
@@ -417,33 +418,6 @@ STUDY_STATS = (("delta_abs_mean", r"mean $|\delta|$"), ("m_mean", "mean $m$"),
                ("grad_ratio", r"$\|\nabla \eta\| \,/\, \|\nabla \mu\|$"),
                ("norm_ratio", "region norm after / before refine"),
                ("delta_sign_flip", "sign flips since the last record"))
-
-
-def study_runs(record: dict, task: str, opt: str, arm: str,
-               seeds: Sequence[int] | None = None) -> list[dict]:
-    """The runs of one arm under one condition, by seed (``seeds``: only these)."""
-    runs = [r for r in record["runs"] if (r["task"], r["opt"], r["arm"]) == (task, opt, arm)
-            and (seeds is None or r["seed"] in seeds)]
-    if not runs:
-        have = sorted({(r["task"], r["opt"], r["arm"]) for r in record["runs"]})
-        raise ValueError(f"no run of arm {arm!r} on task {task!r} with optimizer {opt!r} in the "
-                         f"record; it holds {have}")
-    return sorted(runs, key=lambda r: r["seed"])
-
-
-def study_rows(record: dict, task: str, opt: str, arms: Sequence[str],
-               seeds: Sequence[int] | None = None) -> list[dict]:
-    """Per arm: its label, the final top-1 of each seed (``seeds``: only these), their mean and
-    how many took off (:func:`regr_edu.stats.took_off`)."""
-    from ..stats import took_off
-    chance = record["tasks"][task]["chance"]
-    rows = []
-    for arm in arms:
-        values = [r["final_test_acc1"] for r in study_runs(record, task, opt, arm, seeds)]
-        rows.append({"arm": arm, "label": record["arms"][arm]["label"], "values": values,
-                     "mean": sum(values) / len(values),
-                     "took_off": sum(took_off(v, chance) for v in values), "n": len(values)})
-    return rows
 
 
 def study_monitor(run: dict, stat: str) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,8 @@ the same names: :func:`load_record`, :func:`curves_figure`, :func:`verdict_table
 - :func:`synthetic_runs`, :func:`arm_table`, :func:`earlier_and_now`: the record;
 - :func:`cli_argv`, :func:`replay_cli_first_epoch`: one recorded run's first epoch, rerun through
   the command line's own code;
+- :func:`seed_curves_figure`, :func:`rerun_table`: why some seeds stay at chance (records of
+  ``benchmarks/refine_study.py``);
 - :func:`receptive_field`, :func:`grade_receptive_field`: the chapter's exercise.
 """
 from __future__ import annotations
@@ -26,9 +28,10 @@ from .. import experiments
 from .._checks import check_choice, check_int
 from ..exercises._runner import GradeResult
 from ._display import new_figure
+from ..stats import took_off
 from ._records import (FONT, curves_figure, first_epoch_rows, first_epoch_table,  # noqa: F401
-                       grade_plain, load_record, setting_stats, stats_cells, verdict_summary,
-                       verdict_table)
+                       grade_plain, load_record, setting_stats, stats_cells, study_rows,
+                       study_runs, verdict_summary, verdict_table)
 
 # The comparisons this chapter reads on its record, with the protocol's test. The protocol
 # (``regr_edu.experiments.CLAIMS``) decides the paper's claims on the ablations' record; these
@@ -190,6 +193,78 @@ def replay_cli_first_epoch(record: dict[str, Any], arm: str, seed: int) -> dict[
     return {"argv": argv, "command": shlex.join(shown), "live": live,
             "recorded": recorded[0]["history"][0],
             "rows": first_epoch_rows(recorded[0]["history"][0], live)}
+
+
+# ------------------------------------------------------------------------------ stuck seeds
+def _running_mean(values: Sequence[float], width: int) -> list[float]:
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v - (values[i - width] if i >= width else 0.0)
+        out.append(total / min(i + 1, width))
+    return out
+
+
+def seed_curves_figure(record: dict[str, Any], task: str, opt: str, arms: Sequence[str],
+                       smooth: int = 8):
+    """One column per arm of a ``refine_study`` record: the training loss (top, a running mean
+    over ``smooth`` monitor records) and the mean ``|weight|`` of the unit's last BatchNorm
+    (bottom, the monitor's ``bn_weight``) over the training steps, one line per seed: blue for
+    the runs that took off, red for the others."""
+    check_int("smooth", smooth, 1)
+    if isinstance(arms, str) or not arms:
+        raise ValueError(f"arms must be a non-empty list of arm names, got {arms!r}")
+    chance = record["tasks"][task]["chance"]
+    fig, axes = new_figure(2, len(arms), figsize=(3.4 * len(arms) + 0.6, 5.2), squeeze=False,
+                           sharex=True, sharey="row", layout="constrained")
+    for col, arm in enumerate(arms):
+        runs = study_runs(record, task, opt, arm)
+        if not all(r["monitor"] and "bn_weight" in r["monitor"][-1] for r in runs):
+            raise ValueError(f"the runs of arm {arm!r} must have the monitor's bn_weight column "
+                             "(recorded since the monitor has it; rerun with --fresh)")
+        for run in runs:
+            up = took_off(run["final_test_acc1"], chance)
+            steps = [row["step"] for row in run["monitor"]]
+            style = dict(color="C0" if up else "C3", lw=1.0, alpha=0.75)
+            axes[0, col].plot(steps, _running_mean([row["loss"] for row in run["monitor"]],
+                                                   smooth), **style)
+            axes[1, col].plot(steps, [row["bn_weight"] for row in run["monitor"]], **style)
+        ups = sum(took_off(r["final_test_acc1"], chance) for r in runs)
+        axes[0, col].set_title(f"{arm}: {ups} of {len(runs)} took off", fontsize=FONT)
+        axes[1, col].set_xlabel("training step", fontsize=FONT)
+        for ax in axes[:, col]:
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=FONT - 1)
+    axes[0, 0].set_ylabel("training loss", fontsize=FONT)
+    axes[1, 0].set_ylabel("last BatchNorm, mean |weight|", fontsize=FONT)
+    return fig
+
+
+def rerun_table(first: dict[str, Any], second: dict[str, Any], task: str, opt: str,
+                arms: Sequence[str], names: Sequence[str] = ("first", "second")) -> str:
+    """HTML: per arm and seed, the final top-1 in two records of the same settings (the same
+    seeds run twice, e.g. at two commits; ``names`` label the records), the runs whose take-off
+    differs in bold, and each record's count."""
+    if isinstance(names, str) or len(names) != 2:
+        raise ValueError(f"names must be two labels, one per record, got {names!r}")
+    chance = first["tasks"][task]["chance"]
+    head = "".join(f"<th>{html.escape(h, quote=False)}</th>" for h in (
+        "arm", "record", "took off", "final test top-1 % by seed (0, 1, ...)"))
+    rows = []
+    for arm in arms:
+        a, b = (study_runs(r, task, opt, arm) for r in (first, second))
+        if [r["seed"] for r in a] != [r["seed"] for r in b]:
+            raise ValueError(f"the two records must hold the same seeds of arm {arm!r}, got "
+                             f"{[r['seed'] for r in a]} and {[r['seed'] for r in b]}")
+        flips = [took_off(x["final_test_acc1"], chance) != took_off(y["final_test_acc1"], chance)
+                 for x, y in zip(a, b)]
+        for runs, name in zip((a, b), names):
+            values = " ".join(f"<b>{r['final_test_acc1']:.1f}</b>" if flip
+                              else f"{r['final_test_acc1']:.1f}" for r, flip in zip(runs, flips))
+            ups = sum(took_off(r["final_test_acc1"], chance) for r in runs)
+            rows.append(f"<tr><td>{html.escape(arm)}</td><td>{html.escape(str(name))}</td>"
+                        f"<td>{ups}/{len(runs)}</td><td>{values}</td></tr>")
+    return (f"<table style='font-size:90%'><thead><tr>{head}</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
 
 
 # ------------------------------------------------------------------------------ exercise
