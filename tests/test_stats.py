@@ -1,5 +1,7 @@
 """The exact tests in regr_edu.stats against hand-computed values."""
+import itertools
 import math
+import random
 
 import pytest
 
@@ -26,9 +28,37 @@ def test_mann_whitney_exact_small_cases():
     assert 0 < p < 0.2
 
 
+def _enumerated(x, y):
+    """The definition: the share of every split of the pooled values whose U is at least the
+    observed one, listed one by one."""
+    def u(xs, ys):
+        return sum(1.0 if a < b else 0.5 if a == b else 0.0 for a in xs for b in ys)
+    pooled, observed, hits, total = x + y, u(x, y), 0, 0
+    for chosen in itertools.combinations(range(len(pooled)), len(x)):
+        rest = [pooled[i] for i in range(len(pooled)) if i not in chosen]
+        hits += u([pooled[i] for i in chosen], rest) >= observed - 1e-12
+        total += 1
+    return hits / total
+
+
+def test_mann_whitney_counts_what_enumeration_lists():
+    rng = random.Random(0)
+    for _ in range(60):           # sizes 1-7, about half the values tied on a coarse grid
+        x, y = ([rng.choice([1.0, 2.0, 2.5, 3.0]) if rng.random() < 0.5 else rng.random() * 3
+                 for _ in range(rng.randint(1, 7))] for _ in range(2))
+        assert mann_whitney_less(x, y) == _enumerated(x, y)
+
+
+def test_mann_whitney_takes_sixteen_against_sixteen():
+    # x entirely below y: one split of C(32, 16) is as extreme; shifted by half a rank, one pair
+    # in two is reversed and the p-value is near one half
+    assert mann_whitney_less(list(range(16)), list(range(16, 32))) == 1 / math.comb(32, 16)
+    assert 0.35 < mann_whitney_less(list(range(16)), [v + 0.5 for v in range(16)]) < 0.45
+
+
 @pytest.mark.parametrize("args,message", [
     (([], [1.0]), "non-empty"), (([float("nan")], [1.0]), "NaN"),
-    (([1.0] * 13, [2.0] * 12), "at most 24"),
+    (([1.0] * 101, [2.0] * 100), "at most 200 values"),
 ])
 def test_mann_whitney_errors(args, message):
     with pytest.raises(ValueError, match=message):
