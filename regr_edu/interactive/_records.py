@@ -193,7 +193,7 @@ def curves_figure(runs: Sequence[dict[str, Any]], names: Sequence[str],
     return fig
 
 
-# ------------------------------------------------------------------------------ refine_study's records
+# ---------------------------------------------------------------------- refine_study's records
 # (``benchmarks/refine_study.py``: runs with ``task``, ``opt``, ``arm``, ``seed``,
 # ``final_test_acc1``, ``history`` and ``monitor``; the refine and regions chapters read them)
 def study_runs(record: dict, task: str, opt: str, arm: str,
@@ -220,7 +220,6 @@ def study_rows(record: dict, task: str, opt: str, arms: Sequence[str],
                      "mean": sum(values) / len(values),
                      "took_off": sum(took_off(v, chance) for v in values), "n": len(values)})
     return rows
-
 
 
 # ------------------------------------------------------------------------------ replay

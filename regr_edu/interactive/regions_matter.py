@@ -27,8 +27,8 @@ from typing import Any, Callable, Sequence
 from .. import experiments
 from .._checks import check_choice, check_int
 from ..exercises._runner import GradeResult
-from ._display import new_figure
 from ..stats import took_off
+from ._display import new_figure
 from ._records import (FONT, curves_figure, first_epoch_rows, first_epoch_table,  # noqa: F401
                        grade_plain, load_record, setting_stats, stats_cells, study_rows,
                        study_runs, verdict_summary, verdict_table)
