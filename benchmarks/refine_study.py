@@ -67,6 +67,11 @@ TASKS: dict[str, dict[str, Any]] = {
     # (RESULTS.md, "Clips, ...", budget pilot 2; record refine_study_clips_64k.json)
     "clip_64k": {"dataset": "synthetic-video", "image_size": 64, "frames": 4,
                  "train_samples": 65536, "test_samples": 1024, "epochs": 4, "chance": 100 / 3},
+    # clip_32k's clips and epochs in twice the steps (batch 32): a budget for item 3 of the
+    # issue (RESULTS.md, "Clips: twice the steps"; record refine_study_clips_b32.json)
+    "clip_32k_b32": {"dataset": "synthetic-video", "image_size": 64, "frames": 4,
+                     "train_samples": 32768, "test_samples": 1024, "epochs": 4,
+                     "batch_size": 32, "chance": 100 / 3},
 }
 OPTS: dict[str, dict[str, Any]] = {
     "sgd": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},
@@ -122,6 +127,10 @@ STUDIES = {
     # its record: --out benchmarks/results/refine_study_clips_decision.json
     "clips": {"arms": ["off", "add"], "tasks": ["clip_32k"], "opts": ["adam3"],
               "seeds": list(range(8))},
+    # the same cell in twice the steps (RESULTS.md, "Clips: twice the steps"); its record:
+    # --out benchmarks/results/refine_study_clips_b32.json
+    "clips_b32": {"arms": ["off", "add"], "tasks": ["clip_32k_b32"], "opts": ["adam3"],
+                  "seeds": list(range(8))},
 }
 MONITOR_EVERY = 4
 
