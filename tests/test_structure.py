@@ -6,7 +6,9 @@
 - backing modules stay under 500 lines and never import ``matplotlib.pyplot`` at module level;
 - chapters hold glue, not helpers: no function in a chapter's code cells is longer than a few
   lines, except learners' exercise stubs (a body of ``...``/``pass``) and :data:`LONG_DEFS`;
-- one of each helper: a single ``def figure_png`` in the package.
+- one of each helper: a single ``def figure_png`` in the package;
+- code cells fit the page: no line of a chapter's code cells is longer than
+  :data:`MAX_CODE_LINE` characters, except :data:`LONG_LINES`.
 
 Chapters are read as text (their ``{code-cell}`` blocks), never executed.
 """
@@ -30,6 +32,26 @@ LONG_DEFS: dict[tuple[str, str], str] = {
     ("ch_regions.md", "sol_split"): "the exercise's worked answer: Eq. 1 written out is the "
                                     "computation the chapter teaches",
     ("ch_regions.md", "sol_merge"): "the exercise's worked answer: the inverse of Eq. 1",
+    ("ablations.md", "sol_holm"): "the exercise's worked answer, five lines before its first "
+                                  "line was wrapped to MAX_CODE_LINE",
+    ("ch_refine.md", "cell"): "the stage-2 test in one cell, five lines before its condition "
+                              "was wrapped to MAX_CODE_LINE",
+}
+# The built book's code column holds 77 characters of its monospace font at a 1280-px browser
+# window (8.43 px a character, 652 px): a longer line in a code cell scrolls sideways.
+MAX_CODE_LINE = 77
+# (chapter, text of the line) -> why a code-cell line holding that text may stay longer than
+# MAX_CODE_LINE: it cannot be wrapped without changing the code; keep this short
+LONG_LINES: dict[tuple[str, str], str] = {
+    ("ch_aggregation.md", "%config InlineBackend.print_figure_kwargs = "):
+        "an IPython magic, left as written: the cells' AST check cannot vouch for a rewrite",
+    ("ch_regions.md", "%config InlineBackend.print_figure_kwargs = "): "the same magic",
+    ("ch_refine.md", '"""The median over seeds of a monitor number'):
+        "a docstring: rewrapping it changes the string",
+    ("ch_refine.md", '"""An arm against refine off in one cell'):
+        "a docstring: rewrapping it changes the string",
+    ("ch_refine.md", "{str(took_off(run['final_test_acc1'], clips"):
+        "one f-string field of 71 characters: splitting it needs a new variable",
 }
 
 CHAPTERS = sorted(p for p in BOOK.glob("*.md"))
@@ -39,10 +61,9 @@ MODULE_NAMES = {p.stem for p in MODULES}
 CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
 
-def _python(cell: str) -> str:
-    """A code cell's source as Python: its options (``---`` YAML block, ``:key: value`` lines)
-    blanked and IPython magics (``%``, ``!``) commented out, line numbers kept."""
-    lines = cell.splitlines()
+def _option_lines(lines: list[str]) -> int:
+    """How many lines at the top of a code cell are its options (a ``---`` YAML block,
+    ``:key: value`` lines): the page does not show them as code."""
     i = 0
     if lines and lines[0].strip() == "---":
         i = 1
@@ -51,6 +72,14 @@ def _python(cell: str) -> str:
         i += 1
     while i < len(lines) and lines[i].startswith(":"):
         i += 1
+    return i
+
+
+def _python(cell: str) -> str:
+    """A code cell's source as Python: its options (``---`` YAML block, ``:key: value`` lines)
+    blanked and IPython magics (``%``, ``!``) commented out, line numbers kept."""
+    lines = cell.splitlines()
+    i = _option_lines(lines)
     out = [""] * i
     for line in lines[i:]:
         stripped = line.lstrip()
@@ -176,6 +205,47 @@ def test_chapters_define_no_long_helpers(chapter):
         f"{chapter.name} defines {', '.join(long)}: a chapter holds the taught computation, the "
         f"exercises and glue; a helper longer than {MAX_DEF_LINES} lines belongs in "
         f"regr_edu/interactive/{own_module(chapter)}.py (show it with show_source)")
+
+
+def long_code_lines(text: str) -> list[tuple[int, str]]:
+    """The code-cell lines of a MyST page longer than :data:`MAX_CODE_LINE`, as (line number in
+    the page, line); a cell's options are not shown as code and not counted."""
+    found = []
+    for match in CELL.finditer(text):
+        lines = match.group(1).splitlines()
+        skip = _option_lines(lines)
+        first = text.count("\n", 0, match.start(1)) + 1 + skip
+        found += [(n, line) for n, line in enumerate(lines[skip:], first)
+                  if len(line) > MAX_CODE_LINE]
+    return found
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)
+def test_code_cells_fit_the_page(chapter):
+    allowed = [text for name, text in LONG_LINES if name == chapter.name]
+    long = [f"book/{chapter.name}:{n}: {len(line)} characters"
+            for n, line in long_code_lines(chapter.read_text(encoding="utf-8"))
+            if not any(text in line for text in allowed)]
+    assert not long, (
+        f"code-cell lines longer than {MAX_CODE_LINE} characters (they scroll sideways in the "
+        f"built book at a 1280-px window): {'; '.join(long)}; wrap them without changing the "
+        "code, or, where that cannot be done, add them to LONG_LINES with why")
+
+
+def test_every_long_line_allowed_is_still_there():
+    for (name, text), why in LONG_LINES.items():
+        lines = [line for _, line in long_code_lines((BOOK / name).read_text(encoding="utf-8"))]
+        assert any(text in line for line in lines), (
+            f"LONG_LINES: no code-cell line of book/{name} longer than {MAX_CODE_LINE} "
+            f"characters holds {text!r} ({why}); drop the entry")
+
+
+def test_the_width_check_sees_long_lines():
+    """A long code line is found, with its line number in the page; long prose and a long
+    option (a figure caption in the cell's YAML block) are not."""
+    sample = ("prose " * 20 + "\n\n```{code-cell} ipython3\n---\nmystnb:\n  figure:\n"
+              "    caption: " + "c" * 80 + "\n---\nx = 1\ny = " + "1" * 80 + "\n```\n")
+    assert [(n, len(line)) for n, line in long_code_lines(sample)] == [(10, 84)]
 
 
 def test_one_figure_png_in_the_package():
