@@ -8,7 +8,7 @@
   lines, except learners' exercise stubs (a body of ``...``/``pass``) and :data:`LONG_DEFS`;
 - one of each helper: a single ``def figure_png`` in the package;
 - code cells fit the page: no line of a chapter's code cells is longer than
-  :data:`MAX_CODE_LINE` characters, except :data:`LONG_LINES`.
+  :data:`MAX_CODE_LINE` characters.
 
 Chapters are read as text (their ``{code-cell}`` blocks), never executed.
 """
@@ -40,19 +40,6 @@ LONG_DEFS: dict[tuple[str, str], str] = {
 # The built book's code column holds 77 characters of its monospace font at a 1280-px browser
 # window (8.43 px a character, 652 px): a longer line in a code cell scrolls sideways.
 MAX_CODE_LINE = 77
-# (chapter, text of the line) -> why a code-cell line holding that text may stay longer than
-# MAX_CODE_LINE: it cannot be wrapped without changing the code; keep this short
-LONG_LINES: dict[tuple[str, str], str] = {
-    ("ch_aggregation.md", "%config InlineBackend.print_figure_kwargs = "):
-        "an IPython magic, left as written: the cells' AST check cannot vouch for a rewrite",
-    ("ch_regions.md", "%config InlineBackend.print_figure_kwargs = "): "the same magic",
-    ("ch_refine.md", '"""The median over seeds of a monitor number'):
-        "a docstring: rewrapping it changes the string",
-    ("ch_refine.md", '"""An arm against refine off in one cell'):
-        "a docstring: rewrapping it changes the string",
-    ("ch_refine.md", "{str(took_off(run['final_test_acc1'], clips"):
-        "one f-string field of 71 characters: splitting it needs a new variable",
-}
 
 CHAPTERS = sorted(p for p in BOOK.glob("*.md"))
 MODULES = sorted(p for p in INTERACTIVE.glob("*.py") if not p.name.startswith("_"))
@@ -222,22 +209,11 @@ def long_code_lines(text: str) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)
 def test_code_cells_fit_the_page(chapter):
-    allowed = [text for name, text in LONG_LINES if name == chapter.name]
     long = [f"book/{chapter.name}:{n}: {len(line)} characters"
-            for n, line in long_code_lines(chapter.read_text(encoding="utf-8"))
-            if not any(text in line for text in allowed)]
+            for n, line in long_code_lines(chapter.read_text(encoding="utf-8"))]
     assert not long, (
         f"code-cell lines longer than {MAX_CODE_LINE} characters (they scroll sideways in the "
-        f"built book at a 1280-px window): {'; '.join(long)}; wrap them without changing the "
-        "code, or, where that cannot be done, add them to LONG_LINES with why")
-
-
-def test_every_long_line_allowed_is_still_there():
-    for (name, text), why in LONG_LINES.items():
-        lines = [line for _, line in long_code_lines((BOOK / name).read_text(encoding="utf-8"))]
-        assert any(text in line for line in lines), (
-            f"LONG_LINES: no code-cell line of book/{name} longer than {MAX_CODE_LINE} "
-            f"characters holds {text!r} ({why}); drop the entry")
+        f"built book at a 1280-px window): {'; '.join(long)}; wrap them")
 
 
 def test_the_width_check_sees_long_lines():
