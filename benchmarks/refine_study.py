@@ -108,6 +108,10 @@ ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
     "off_bn1": ("refine off, the unit's last BN weight starts at 1", {"refine": False}, ""),
     "add_bn1": ("additive refine, the unit's last BN weight starts at 1",
                 {"refine_mode": "add"}, ""),
+    # a control for the added form (RESULTS.md, "A control: the added form without its moves"):
+    # its eta frozen at zero, so V = G + 0.5 G = 1.5 G, and nothing of refine learns
+    "add_frozen": ("additive refine, eta frozen at zero (delta = 0, m = 0.5: V = 1.5 G)",
+                   {"refine_mode": "add"}, "all"),
 }
 # arm -> starting weight of every ReGr unit's last BatchNorm (arms not named here: 0, the paper's)
 BN_INIT: dict[str, float] = {"off_bn1": 1.0, "add_bn1": 1.0}
