@@ -29,6 +29,7 @@ import argparse
 import concurrent.futures
 import datetime
 import json
+import math
 import os
 import pathlib
 import platform
@@ -112,7 +113,20 @@ ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
     # its eta frozen at zero, so V = G + 0.5 G = 1.5 G, and nothing of refine learns
     "add_frozen": ("additive refine, eta frozen at zero (delta = 0, m = 0.5: V = 1.5 G)",
                    {"refine_mode": "add"}, "all"),
+    # item 2's "warm-up with refine frozen", its length read from the run (RESULTS.md, "Refine
+    # held until the unit leaves the plateau"): eta frozen at zero until the training loss's
+    # running mean falls below HOLD[arm] x ln(classes), then learned as in "add"
+    "add_hold": ("additive refine, eta held at zero until the training loss leaves the plateau",
+                 {"refine_mode": "add"}, ""),
+    # "normalising eta's input" (item 2; RESULTS.md, "Refine held until ..."): the region
+    # vectors' norm grows about tenfold during training, and eta's offsets with it
+    "add_norm": ("additive refine, eta reads each region vector divided by its norm",
+                 {"refine_mode": "add", "refine_normalize": True}, ""),
 }
+# arm -> the fraction of ln(classes) (the loss of a guess at chance) that the running mean of the
+# training loss (EMA, decay HOLD_DECAY, starting at ln(classes)) must fall below before eta learns
+HOLD: dict[str, float] = {"add_hold": 0.9}
+HOLD_DECAY = 0.98
 # arm -> starting weight of every ReGr unit's last BatchNorm (arms not named here: 0, the paper's)
 BN_INIT: dict[str, float] = {"off_bn1": 1.0, "add_bn1": 1.0}
 # arm -> the arm its decision cells compare it with (arms not named here: "off")
@@ -158,6 +172,33 @@ def freeze_eta(model, part: str) -> None:
                 p.register_hook(lambda g, keep=keep: g * keep)
 
 
+class HoldEta:
+    """Hold every refine's eta at its start until the unit leaves the plateau.
+
+    A step callback: it keeps a running mean of the training loss (``decay``, starting at
+    ``ln(classes)``) and, once that mean falls below ``level``, lets eta's gradient through for
+    the rest of the run (``released_at`` is that step; ``None`` while held). Before that eta's
+    gradient is zeroed, so eta stays at its zero start under SGD (zero stays zero under weight
+    decay) and Adam (a zero gradient makes a zero step).
+    """
+
+    def __init__(self, model, level: float, start: float, decay: float = HOLD_DECAY) -> None:
+        import torch
+        from regr_edu.refine import Refine
+        self.level, self.decay, self.mean = level, decay, start
+        self.released_at: int | None = None
+        for module in model.modules():
+            if isinstance(module, Refine):
+                for p in module.eta.parameters():
+                    p.register_hook(lambda g: g if self.released_at is not None
+                                    else torch.zeros_like(g))
+
+    def __call__(self, payload: dict[str, Any]) -> None:
+        self.mean = self.decay * self.mean + (1 - self.decay) * payload["loss"]
+        if self.released_at is None and self.mean < self.level:
+            self.released_at = payload["step"]
+
+
 def set_bn_init(model, weight: float) -> None:
     """Start the last BatchNorm of every ReGr unit at ``weight`` (its bias stays 0)."""
     import torch
@@ -177,7 +218,8 @@ def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
     torch.set_num_threads(1)
     cfg = make_config(config_for(arm, task, opt, seed))
     frozen, bn_init = ARMS[arm][2], BN_INIT.get(arm)
-    if frozen or bn_init is not None:
+    held: list[HoldEta] = []
+    if frozen or bn_init is not None or arm in HOLD:
         build = run_module.build_model
 
         def build_changed(*args, **kwargs):
@@ -186,11 +228,19 @@ def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
                 freeze_eta(model, frozen)
             if bn_init is not None:
                 set_bn_init(model, bn_init)
+            if arm in HOLD:
+                plateau = math.log(round(100 / TASKS[task]["chance"]))
+                held.append(HoldEta(model, HOLD[arm] * plateau, start=plateau))
             return model
         run_module.build_model = build_changed
     monitor = RefineMonitor(every=MONITOR_EVERY)
+
+    def callback(payload: dict[str, Any]) -> None:
+        monitor(payload)
+        for hold in held:
+            hold(payload)
     started = time.perf_counter()
-    summary = run_training(cfg, callback=monitor)
+    summary = run_training(cfg, callback=callback)
     history = [json.loads(line) for line in
                (pathlib.Path(cfg.output_dir) / "metrics.jsonl").read_text().splitlines()]
     keep = ("epoch", "train_loss", "train_acc1", "test_loss", "test_acc1")
@@ -198,7 +248,8 @@ def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
             "final_test_acc1": summary["final"]["test_acc1"],
             "wall_seconds": time.perf_counter() - started,
             "history": [{k: r[k] for k in keep if k in r} for r in history],
-            "monitor": monitor.rows}
+            "monitor": monitor.rows,
+            **({"released_at_step": held[0].released_at} if held else {})}
 
 
 def run_one(arm: str, task: str, opt: str, seed: int, fresh: bool = False) -> dict[str, Any]:
@@ -209,7 +260,7 @@ def run_one(arm: str, task: str, opt: str, seed: int, fresh: bool = False) -> di
     if record_path.is_file() and not fresh:
         old = json.loads(record_path.read_text())
         if (old.get("config") == wanted and old.get("frozen") == ARMS[arm][2]
-                and old.get("bn_init") == BN_INIT.get(arm)):
+                and old.get("bn_init") == BN_INIT.get(arm) and old.get("hold") == HOLD.get(arm)):
             return {**old["record"], "reused": True}
     if out.exists():
         import shutil
@@ -225,7 +276,8 @@ def run_one(arm: str, task: str, opt: str, seed: int, fresh: bool = False) -> di
         raise RuntimeError(f"{task} {opt} {arm} seed {seed} failed:\n{done.stderr[-3000:]}")
     record = json.loads(done.stdout.strip().splitlines()[-1])
     write_text_atomic(json.dumps({"config": wanted, "frozen": ARMS[arm][2],
-                                  "bn_init": BN_INIT.get(arm), "record": record}), record_path)
+                                  "bn_init": BN_INIT.get(arm), "hold": HOLD.get(arm),
+                                  "record": record}), record_path)
     return {**record, "reused": False}
 
 
@@ -353,7 +405,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "per form of refine",
         "tasks": TASKS, "optimizers": OPTS, "common": COMMON,
         "arms": {a: {"label": ARMS[a][0], "unit_kwargs": ARMS[a][1], "frozen": ARMS[a][2],
-                     **({"bn_init": BN_INIT[a]} if a in BN_INIT else {})} for a in ARMS},
+                     **({"bn_init": BN_INIT[a]} if a in BN_INIT else {}),
+                     **({"hold": HOLD[a], "hold_decay": HOLD_DECAY} if a in HOLD else {})}
+                 for a in ARMS},
         "took_off_rule": "final test top-1 > chance + 25 points",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "monitor_every": MONITOR_EVERY})

@@ -31,6 +31,7 @@ from ._checks import (check_choice, check_float, check_in_range, check_number,
 from ._products import product, use_onednn
 
 _NEIGHBOURS = (-1, 0, 1)
+_NORM_EPS = 1e-6           # normalize_input: the least norm a region vector is divided by
 
 
 def _weights(d: torch.Tensor) -> dict[int, torch.Tensor]:
@@ -159,11 +160,15 @@ class Refine(nn.Module):
             forward value: an optimizer built from ``model.parameters()`` ignores it.
         detach_input: :math:`\eta` reads ``G`` without passing its gradient back (the offsets
             and amplitudes still learn; the regions' gradient comes only through Eq. 4's sum).
+        normalize_input: :math:`\eta` reads each region's direction,
+            :math:`R / \max(\lVert R \rVert_2, 10^{-6})`, instead of ``R`` (``False``: Eq. 3 as
+            written). The offsets then no longer grow with the regions' norm, which grows
+            about tenfold while the unit trains (the refine chapter's monitor).
     """
 
     def __init__(self, channels: int, context: int = 1, mode: str = "replace", *,
                  max_offset: float = 1.0, mask_init: float = 0.5, lr_scale: float = 1.0,
-                 detach_input: bool = False) -> None:
+                 detach_input: bool = False, normalize_input: bool = False) -> None:
         super().__init__()
         check_positive_int("channels", channels)
         check_choice("context", context, (1, 3))
@@ -175,6 +180,8 @@ class Refine(nn.Module):
         self.lr_scale = check_number("lr_scale", lr_scale, 0.0, math.inf, low_open=True)
         check_choice("detach_input", detach_input, (True, False))
         self.detach_input = bool(detach_input)
+        check_choice("normalize_input", normalize_input, (True, False))
+        self.normalize_input = bool(normalize_input)
         # eta: M -> (delta_x, delta_y, m); weights zero: delta = 0, m = mask_init everywhere
         self.eta = nn.Conv2d(channels, 3, kernel_size=context, padding=context // 2)
         nn.init.zeros_(self.eta.weight)
@@ -192,6 +199,8 @@ class Refine(nn.Module):
     def offsets(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Eq. 3: ``(dx, dy, m)``, each ``(B, 1, Hg, Wg)``, from a ``(B, M, Hg, Wg)`` grid."""
         g = grid.detach() if self.detach_input else grid
+        if self.normalize_input:                                    # each region's direction
+            g = g / g.norm(dim=1, keepdim=True).clamp_min(_NORM_EPS)
         if torch.compiler.is_compiling():
             # the same conv as a conv3d over one frame: Inductor fails on conv2d's backward with
             # symbolic sizes (torch.compile(dynamic=True)); eager keeps the conv2d, bit for bit
@@ -215,6 +224,8 @@ class Refine(nn.Module):
         cells), without turning them into a ``(B, M, Hg, Wg)`` grid and back."""
         B, L, M = cells.shape
         g = cells.detach() if self.detach_input else cells
+        if self.normalize_input:                                    # each region's direction
+            g = g / g.norm(dim=2, keepdim=True).clamp_min(_NORM_EPS)
         if self.eta.kernel_size[0] == 1:                            # eta is per cell: a linear map
             out = F.linear(g, self.eta.weight.reshape(3, M), self.eta.bias)   # (B, L, 3)
             out = out.transpose(1, 2).reshape(B, 3, Hg, Wg)         # (B, 3, Hg, Wg)
@@ -222,7 +233,7 @@ class Refine(nn.Module):
             dy = self.max_offset * torch.tanh(out[:, 1:2])
             m = torch.sigmoid(out[:, 2:3])
         else:                                                       # 3x3 context: on the grid
-            dx, dy, m = self.offsets(cells.transpose(1, 2).reshape(B, M, Hg, Wg))
+            dx, dy, m = self.offsets(cells.transpose(1, 2).reshape(B, M, Hg, Wg))   # (normalises)
         S = shift_matrix(dx, dy, m)                                 # (B, L, L)
         if use_onednn(cells, min(L, M)):                            # a large grid, on oneDNN
             moved = product(S, cells)                               # Eq. 4: (B, L, M)

@@ -322,6 +322,8 @@ class ReGr(nn.Module):
             :func:`regr_edu.training.param_groups` (default 1).
         refine_detach: :math:`\eta` reads the regions without passing a gradient back to them
             (default False).
+        refine_normalize: :math:`\eta` reads each region vector divided by its L2 norm
+            (default False: Eq. 3 as written).
         relation_norm: bilinear only, ``"softmax"`` (default) or ``"dot"``.
         inner_channels: bilinear only, ``M'`` (default ``M // 4``).
         gcn_scale: GCN only, scale ``R`` by ``1/N`` (default True).
@@ -344,7 +346,7 @@ class ReGr(nn.Module):
                  refine_context: int = 1, refine_mode: str = "add",
                  refine_max_offset: float = 1.0, refine_mask_init: float = 0.5,
                  refine_lr_scale: float = 1.0, refine_detach: bool = False,
-                 relation_norm: str = "softmax", inner_channels: int | None = None,
+                 refine_normalize: bool = False, relation_norm: str = "softmax", inner_channels: int | None = None,
                  gcn_scale: bool = True, gcn_orientation: str = "row",
                  attention_mode: str = "sequential", attention_reduction: int = 16,
                  aggregation: str = "bilinear") -> None:
@@ -364,6 +366,7 @@ class ReGr(nn.Module):
         check_choice("gcn_orientation", gcn_orientation, ("row", "column"))
         check_choice("aggregation", aggregation, AGGREGATIONS)
         check_choice("refine", refine, (True, False))
+        check_choice("refine_normalize", refine_normalize, (True, False))
         check_choice("nu_softmax", nu_softmax, (True, False))
         check_choice("gcn_scale", gcn_scale, (True, False))
         # a reading of another relation than the one built would be silently ignored (the sizes
@@ -396,7 +399,8 @@ class ReGr(nn.Module):
         # amount of parameters" (its scale ablation); sharing one set of weights (mu, nu, xi, eta,
         # the relation) across scales is our reading of it, which gives that (book: Readings)
         refine_options = dict(max_offset=refine_max_offset, mask_init=refine_mask_init,
-                              lr_scale=refine_lr_scale, detach_input=refine_detach)
+                              lr_scale=refine_lr_scale, detach_input=refine_detach,
+                              normalize_input=refine_normalize)
         self.refine = Refine(self.M, refine_context, refine_mode, **refine_options) \
             if refine else None
         # Eq. 5-10
@@ -422,7 +426,7 @@ class ReGr(nn.Module):
             nu_softmax=self.nu_softmax, refine_context=refine_context, refine_mode=refine_mode,
             refine_max_offset=refine_max_offset, refine_mask_init=refine_mask_init,
             refine_lr_scale=refine_lr_scale, refine_detach=refine_detach,
-            relation_norm=relation_norm, gcn_scale=gcn_scale, attention_mode=attention_mode,
+            refine_normalize=refine_normalize, relation_norm=relation_norm, gcn_scale=gcn_scale, attention_mode=attention_mode,
             gcn_orientation=gcn_orientation, aggregation=aggregation)
 
     def __prepare_scriptable__(self):

@@ -177,11 +177,40 @@ def test_detached_input_stops_the_gradient_through_eta_only():
     assert not torch.allclose(grads[False], grads[True])
 
 
+@pytest.mark.parametrize("context", [1, 3])
+@pytest.mark.parametrize("mode", ["replace", "add"])
+def test_normalized_input_matches_the_reference_in_both_layouts(context, mode):
+    torch.manual_seed(0)
+    layer = Refine(5, context, mode, normalize_input=True).double()
+    with torch.no_grad():
+        layer.eta.weight.normal_(0, 0.5)
+        layer.eta.bias.normal_(0, 0.5)
+    grid = torch.randn(2, 5, 3, 4, dtype=torch.float64)
+    grid[0, :, 1, 2] = 0                                    # a zero region: divided by 1e-6
+    expected = rg.reference.refine(grid, layer.eta.weight, layer.eta.bias, mode, normalize=True)
+    torch.testing.assert_close(layer(grid), expected)
+    cells = grid.flatten(2).transpose(1, 2)                 # the unit's layout (B, L, M)
+    got = layer.forward_cells(cells, 3, 4).transpose(1, 2).reshape(grid.shape)
+    torch.testing.assert_close(got, expected)
+
+
+def test_normalized_input_makes_the_offsets_blind_to_the_regions_scale():
+    torch.manual_seed(0)
+    grid = torch.rand(2, 4, 3, 3) + 0.1
+    for normalize in (False, True):
+        layer = Refine(4, normalize_input=normalize)
+        with torch.no_grad():
+            layer.eta.weight.normal_(0, 0.3)
+        small, large = layer.offsets(grid), layer.offsets(10 * grid)
+        same = all(torch.allclose(a, b, atol=1e-6) for a, b in zip(small, large))
+        assert same == normalize                           # as written, offsets grow with |R|
+
+
 @pytest.mark.parametrize("kwargs,message", [
     ({"max_offset": 0}, "max_offset"), ({"max_offset": 1.5}, "max_offset"),
     ({"mask_init": 1.0}, "mask_init"), ({"mask_init": float("nan")}, "mask_init"),
     ({"lr_scale": 0}, "lr_scale"), ({"lr_scale": True}, "lr_scale"),
-    ({"detach_input": "yes"}, "detach_input"),
+    ({"detach_input": "yes"}, "detach_input"), ({"normalize_input": "yes"}, "normalize_input"),
 ])
 def test_refine_option_errors_name_the_option(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -190,8 +219,10 @@ def test_refine_option_errors_name_the_option(kwargs, message):
 
 def test_unit_passes_refine_options_and_matches_the_reference():
     u = rg.ReGr(8, ((2, 2),), mu_channels=2, nu_channels=2, refine_max_offset=0.5,
-                refine_mask_init=0.8, refine_lr_scale=0.1, refine_detach=True).double().eval()
+                refine_mask_init=0.8, refine_lr_scale=0.1, refine_detach=True,
+                refine_normalize=True).double().eval()
     assert u.refine.max_offset == 0.5 and u.refine.lr_scale == 0.1 and u.refine.detach_input
+    assert u.refine.normalize_input
     with torch.no_grad():
         for p in u.parameters():
             p.normal_(0, 0.5)

@@ -44,3 +44,37 @@ def test_report_compares_add_bn1_with_off_bn1_and_reads_pilot_3():
                       ("image", "sgd", "off_bn1"): down[:1] + up[:7],
                       ("image", "adam3", "off_bn1"): down[:2] + up[:6]})
     assert "The initialisation explains the stuck seeds" in refine_study.report(record)
+
+
+def _step(net, x, y, opt):
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def test_hold_eta_keeps_eta_at_zero_until_the_loss_leaves_the_plateau():
+    torch.manual_seed(0)
+    net = rg.models.small_resnet(2, unit="regr", widths=(8, 16, 32), input_size=(32, 32))
+    refine_study.set_bn_init(net, 1.0)          # so that eta's gradient is not zero at the start
+    eta = [p for m in net.modules() if isinstance(m, rg.refine.Refine) for p in m.eta.parameters()]
+    start = [p.detach().clone() for p in eta]
+    hold = refine_study.HoldEta(net, level=0.5, start=0.7, decay=0.5)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x, y = torch.randn(8, 3, 32, 32), torch.arange(8) % 2
+    grads = []
+    for step in (1, 2):                         # the running mean stays above 0.5: held
+        hold({"step": step, "loss": 0.7})
+        _step(net, x, y, opt)
+        grads.append(sum(float(p.grad.abs().sum()) for p in eta))
+    assert hold.released_at is None and grads == [0.0, 0.0]
+    for p, p0 in zip(eta, start):
+        torch.testing.assert_close(p, p0, rtol=0, atol=0)
+    hold({"step": 3, "loss": 0.0})              # mean 0.35 < 0.5: released from now on
+    assert hold.released_at == 3
+    _step(net, x, y, opt)
+    assert sum(float(p.grad.abs().sum()) for p in eta) > 0
+    assert any(not torch.equal(p, p0) for p, p0 in zip(eta, start))
+    hold({"step": 4, "loss": 5.0})              # the loss rising again does not hold it again
+    assert hold.released_at == 3

@@ -31,10 +31,12 @@ def bilinear_shift(grid: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, m) ->
 
 
 def refine(grid: torch.Tensor, eta_weight: torch.Tensor, eta_bias: torch.Tensor,
-           mode: str = "replace", max_offset: float = 1.0) -> torch.Tensor:
+           mode: str = "replace", max_offset: float = 1.0,
+           normalize: bool = False) -> torch.Tensor:
     r"""Eq. 3 then Eq. 4. :math:`\eta` is a ``k x k`` conv ``M -> 3`` (``k`` = 1 or 3, zero
     padding): ``(dx, dy, m) = (max_offset tanh, max_offset tanh, sigmoid)`` of its three outputs
-    at each region (``max_offset = 1``: Eq. 3 as written)."""
+    at each region (``max_offset = 1``: Eq. 3 as written). ``normalize``: :math:`\eta` reads each
+    region vector divided by its L2 norm (at least ``1e-6``)."""
     B, M, Hg, Wg = grid.shape
     k = eta_weight.shape[-1]
     dx = torch.zeros(B, 1, Hg, Wg, dtype=grid.dtype, device=grid.device)
@@ -47,7 +49,10 @@ def refine(grid: torch.Tensor, eta_weight: torch.Tensor, eta_bias: torch.Tensor,
                     for kx in range(k):
                         qy, qx = y + ky - k // 2, x + kx - k // 2
                         if 0 <= qy < Hg and 0 <= qx < Wg:
-                            o = o + eta_weight[:, :, ky, kx] @ grid[b, :, qy, qx]
+                            r = grid[b, :, qy, qx]
+                            if normalize:
+                                r = r / torch.clamp(torch.sqrt((r * r).sum()), min=1e-6)
+                            o = o + eta_weight[:, :, ky, kx] @ r
                 dx[b, 0, y, x] = max_offset * torch.tanh(o[0])
                 dy[b, 0, y, x] = max_offset * torch.tanh(o[1])
                 m[b, 0, y, x] = torch.sigmoid(o[2])

@@ -21,7 +21,7 @@ def _sub(state: dict, prefix: str) -> dict:
 
 def regr_forward(x: torch.Tensor, state: dict, *, scales, relation="bilinear", refine=True,
                  mu_channels, nu_channels, nu_softmax=True, refine_mode="add",
-                 refine_max_offset=1.0,
+                 refine_max_offset=1.0, refine_normalize=False,
                  relation_norm="softmax", gcn_scale=True, gcn_orientation="row",
                  attention_mode="sequential", aggregation="bilinear",
                  training=False, bn_eps=1e-5, return_intermediates=False, **_ignored):
@@ -58,7 +58,7 @@ def regr_forward(x: torch.Tensor, state: dict, *, scales, relation="bilinear", r
                         A_grid[t, :, gy, gx] = A.reshape(-1)       # row-major: m * c_nu + n
             if refine:
                 A_grid = refine_grid(A_grid, state["refine.eta.weight"], state["refine.eta.bias"],
-                                     refine_mode, refine_max_offset)
+                                     refine_mode, refine_max_offset, refine_normalize)
             for t in range(T):
                 for gy in range(Gh):
                     for gx in range(Gw):
