@@ -229,3 +229,8 @@ def test_unit_passes_refine_options_and_matches_the_reference():
     x = torch.randn(2, 8, 4, 6, dtype=torch.float64)
     expected = rg.reference.regr_forward(x, u.state_dict(), **u.config)
     torch.testing.assert_close(u(x), expected)
+
+
+def test_unit_refine_normalize_error_names_the_option():
+    with pytest.raises(ValueError, match="refine_normalize"):
+        rg.ReGr(8, ((2, 2),), mu_channels=2, nu_channels=2, refine_normalize="yes")
