@@ -346,7 +346,8 @@ class ReGr(nn.Module):
                  refine_context: int = 1, refine_mode: str = "add",
                  refine_max_offset: float = 1.0, refine_mask_init: float = 0.5,
                  refine_lr_scale: float = 1.0, refine_detach: bool = False,
-                 refine_normalize: bool = False, relation_norm: str = "softmax", inner_channels: int | None = None,
+                 refine_normalize: bool = False, relation_norm: str = "softmax",
+                 inner_channels: int | None = None,
                  gcn_scale: bool = True, gcn_orientation: str = "row",
                  attention_mode: str = "sequential", attention_reduction: int = 16,
                  aggregation: str = "bilinear") -> None:
@@ -426,7 +427,8 @@ class ReGr(nn.Module):
             nu_softmax=self.nu_softmax, refine_context=refine_context, refine_mode=refine_mode,
             refine_max_offset=refine_max_offset, refine_mask_init=refine_mask_init,
             refine_lr_scale=refine_lr_scale, refine_detach=refine_detach,
-            refine_normalize=refine_normalize, relation_norm=relation_norm, gcn_scale=gcn_scale, attention_mode=attention_mode,
+            refine_normalize=refine_normalize, relation_norm=relation_norm, gcn_scale=gcn_scale,
+            attention_mode=attention_mode,
             gcn_orientation=gcn_orientation, aggregation=aggregation)
 
     def __prepare_scriptable__(self):
