@@ -196,11 +196,17 @@ class Refine(nn.Module):
         r""":math:`\eta`'s parameters (those :attr:`lr_scale` applies to)."""
         return list(self.eta.parameters())
 
+    def _eta_input(self, regions: torch.Tensor, dim: int) -> torch.Tensor:
+        """What :math:`\eta` reads: the regions (vectors along ``dim``), detached and divided by
+        their norm where the options say so."""
+        g = regions.detach() if self.detach_input else regions
+        if self.normalize_input:                                    # each region's direction
+            g = g / g.norm(dim=dim, keepdim=True).clamp_min(_NORM_EPS)
+        return g
+
     def offsets(self, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Eq. 3: ``(dx, dy, m)``, each ``(B, 1, Hg, Wg)``, from a ``(B, M, Hg, Wg)`` grid."""
-        g = grid.detach() if self.detach_input else grid
-        if self.normalize_input:                                    # each region's direction
-            g = g / g.norm(dim=1, keepdim=True).clamp_min(_NORM_EPS)
+        g = self._eta_input(grid, dim=1)
         if torch.compiler.is_compiling():
             # the same conv as a conv3d over one frame: Inductor fails on conv2d's backward with
             # symbolic sizes (torch.compile(dynamic=True)); eager keeps the conv2d, bit for bit
@@ -223,17 +229,15 @@ class Refine(nn.Module):
         """:meth:`forward` on the regions in the unit's layout, ``(B, Hg*Wg, M)`` (row-major
         cells), without turning them into a ``(B, M, Hg, Wg)`` grid and back."""
         B, L, M = cells.shape
-        g = cells.detach() if self.detach_input else cells
-        if self.normalize_input:                                    # each region's direction
-            g = g / g.norm(dim=2, keepdim=True).clamp_min(_NORM_EPS)
         if self.eta.kernel_size[0] == 1:                            # eta is per cell: a linear map
+            g = self._eta_input(cells, dim=2)
             out = F.linear(g, self.eta.weight.reshape(3, M), self.eta.bias)   # (B, L, 3)
             out = out.transpose(1, 2).reshape(B, 3, Hg, Wg)         # (B, 3, Hg, Wg)
             dx = self.max_offset * torch.tanh(out[:, 0:1])          # (B, 1, Hg, Wg)
             dy = self.max_offset * torch.tanh(out[:, 1:2])
             m = torch.sigmoid(out[:, 2:3])
         else:                                                       # 3x3 context: on the grid
-            dx, dy, m = self.offsets(cells.transpose(1, 2).reshape(B, M, Hg, Wg))   # (normalises)
+            dx, dy, m = self.offsets(cells.transpose(1, 2).reshape(B, M, Hg, Wg))
         S = shift_matrix(dx, dy, m)                                 # (B, L, L)
         if use_onednn(cells, min(L, M)):                            # a large grid, on oneDNN
             moved = product(S, cells)                               # Eq. 4: (B, L, M)
