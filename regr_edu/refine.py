@@ -197,7 +197,7 @@ class Refine(nn.Module):
         return list(self.eta.parameters())
 
     def _eta_input(self, regions: torch.Tensor, dim: int) -> torch.Tensor:
-        """What :math:`\eta` reads: the regions (vectors along ``dim``), detached and divided by
+        r"""What :math:`\eta` reads: the regions (vectors along ``dim``), detached and divided by
         their norm where the options say so."""
         g = regions.detach() if self.detach_input else regions
         if self.normalize_input:                                    # each region's direction
