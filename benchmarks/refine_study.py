@@ -73,6 +73,10 @@ TASKS: dict[str, dict[str, Any]] = {
     "clip_32k_b32": {"dataset": "synthetic-video", "image_size": 64, "frames": 4,
                      "train_samples": 32768, "test_samples": 1024, "epochs": 4,
                      "batch_size": 32, "chance": 100 / 3},
+    # half of clip_32k_b32's clips at its batch (RESULTS.md, "Pilot 4: region scales on clips")
+    "clip_16k_b32": {"dataset": "synthetic-video", "image_size": 64, "frames": 4,
+                     "train_samples": 16384, "test_samples": 1024, "epochs": 4,
+                     "batch_size": 32, "chance": 100 / 3},
 }
 OPTS: dict[str, dict[str, Any]] = {
     "sgd": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},
@@ -87,6 +91,10 @@ COMMON: dict[str, Any] = {"model": "small_resnet", "model_kwargs": {"widths": [1
 # The arms ran when refine_mode="replace" was ReGr's default; they name it (_R), so that they
 # keep their meaning now that "add" is the default (the record's runs are those same runs).
 _R = {"refine_mode": "replace"}
+# Pilot 4 and the decision after it (RESULTS.md, "Pilot 4: region scales on clips"): the unit at
+# the paper's scales as fractions of the 16 x 16 map, as the ablations use them
+# (regr_edu.experiments.REF_SCALES); the arms above run ReGr's default (4,4)+(7,7)
+_REF = {"scales": [[2, 2], [4, 4]]}
 # arm -> (label, unit options, what of eta is frozen at its initial value: "", "all",
 # "offsets" (delta stays 0) or "mask" (m stays at its start))
 ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -122,6 +130,11 @@ ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
     # vectors' norm grows about tenfold during training, and eta's offsets with it
     "add_norm": ("additive refine, eta reads each region vector divided by its norm",
                  {"refine_mode": "add", "refine_normalize": True}, ""),
+    # Pilot 4 (RESULTS.md, "Pilot 4: region scales on clips") and its decision
+    "off_ref": ("refine off, scales (2,2)+(4,4)", {**_REF, "refine": False}, ""),
+    "add_ref": ("additive refine, scales (2,2)+(4,4)", {**_REF, "refine_mode": "add"}, ""),
+    "blend_ref": ("blending refine ((1 - m) G + m B(G, delta)), scales (2,2)+(4,4)",
+                  {**_REF, "refine_mode": "blend"}, ""),
 }
 # arm -> the fraction of ln(classes) (the loss of a guess at chance) that the running mean of the
 # training loss (EMA, decay HOLD_DECAY, starting at ln(classes)) must fall below before eta learns
@@ -130,7 +143,8 @@ HOLD_DECAY = 0.98
 # arm -> starting weight of every ReGr unit's last BatchNorm (arms not named here: 0, the paper's)
 BN_INIT: dict[str, float] = {"off_bn1": 1.0, "add_bn1": 1.0}
 # arm -> the arm its decision cells compare it with (arms not named here: "off")
-BASELINE: dict[str, str] = {"add_bn1": "off_bn1"}
+BASELINE: dict[str, str] = {"add_bn1": "off_bn1", "add_ref": "off_ref",
+                            "blend_ref": "off_ref"}
 DIAGNOSIS_ARMS = ["off", "paper", "frozen", "mask_only", "offsets_only", "detach", "lr01", "add",
                   "mask09", "bound025"]
 STUDIES = {
@@ -149,6 +163,10 @@ STUDIES = {
     # --out benchmarks/results/refine_study_clips_b32.json
     "clips_b32": {"arms": ["off", "add"], "tasks": ["clip_32k_b32"], "opts": ["adam3"],
                   "seeds": list(range(8))},
+    # Pilot 4: does the region scale explain the slow clip runs? (RESULTS.md; its record:
+    # --out benchmarks/results/refine_study_pilot4.json)
+    "pilot4": {"arms": ["off", "off_ref"], "tasks": ["clip_16k_b32"], "opts": ["adam3"],
+               "seeds": [100, 101]},
 }
 MONITOR_EVERY = 4
 

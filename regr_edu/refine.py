@@ -31,6 +31,8 @@ from ._checks import (check_choice, check_float, check_in_range, check_number,
 from ._products import product, use_onednn
 
 _NEIGHBOURS = (-1, 0, 1)
+#: How the moved grid meets the aggregated one: Eq. 4 as printed, added to it, or weighed by m
+MODES = ("replace", "add", "blend")
 _NORM_EPS = 1e-6           # normalize_input: the least norm a region vector is divided by
 
 
@@ -150,7 +152,10 @@ class Refine(nn.Module):
         context: ``1`` — :math:`\eta` reads :math:`R(x, y)` alone (a 1x1 conv, Eq. 3 as written,
             default); ``3`` — it reads the 3x3 neighbourhood.
         mode: ``"replace"`` — the result replaces ``G`` (Eq. 4 as written, default);
-            ``"add"`` — it is added to ``G``.
+            ``"add"`` — it is added to ``G``; ``"blend"`` — :math:`m` weighs the moved region
+            against the unmoved one, :math:`(1 - m)\,G + m\,B(G, \delta)` with
+            :math:`B` Eq. 4's bilinear sum (the paper's "weight of the region when the
+            information is exchanged"): a fresh refine (``δ = 0``) is the identity.
         max_offset: the bound of the offsets, :math:`\delta = \text{max\_offset}\cdot\tanh(\cdot)`
             (``1``: the whole 3x3 neighbourhood, Eq. 3 as written; in ``(0, 1]``).
         mask_init: :math:`m` of a fresh refine, in ``(0, 1)`` (``0.5``: :math:`\eta`'s bias starts
@@ -172,7 +177,7 @@ class Refine(nn.Module):
         super().__init__()
         check_positive_int("channels", channels)
         check_choice("context", context, (1, 3))
-        check_choice("mode", mode, ("replace", "add"))
+        check_choice("mode", mode, MODES)
         self.mode = mode
         self.max_offset = check_number("max_offset", max_offset, 0.0, 1.0, low_open=True)
         self.mask_init = check_number("mask_init", mask_init, 0.0, 1.0, low_open=True,
@@ -220,10 +225,20 @@ class Refine(nn.Module):
         m = torch.sigmoid(out[:, 2:3])                                  # (B, 1, Hg, Wg) in (0, 1)
         return dx, dy, m
 
+    def _combine(self, regions: torch.Tensor, moved: torch.Tensor,
+                 m: torch.Tensor) -> torch.Tensor:
+        """The refined regions from the unmoved ones and Eq. 4's ``m B(G, δ)`` (``moved``), by
+        :attr:`mode`; ``m`` broadcasts against ``regions``."""
+        if self.mode == "replace":
+            return moved
+        if self.mode == "add":
+            return regions + moved
+        return regions - m * regions + moved                        # (1 - m) G + m B(G, delta)
+
     def forward(self, grid: torch.Tensor) -> torch.Tensor:
         dx, dy, m = self.offsets(grid)
         moved = shift_unchecked(grid, dx, dy, m)                    # Eq. 4: (B, M, Hg, Wg)
-        return moved if self.mode == "replace" else grid + moved
+        return self._combine(grid, moved, m)
 
     def forward_cells(self, cells: torch.Tensor, Hg: int, Wg: int) -> torch.Tensor:
         """:meth:`forward` on the regions in the unit's layout, ``(B, Hg*Wg, M)`` (row-major
@@ -243,4 +258,4 @@ class Refine(nn.Module):
             moved = product(S, cells)                               # Eq. 4: (B, L, M)
         else:
             moved = torch.matmul(S, cells)                          # Eq. 4: (B, L, M)
-        return moved if self.mode == "replace" else cells + moved
+        return self._combine(cells, moved, m.reshape(B, L, 1) if self.mode == "blend" else m)

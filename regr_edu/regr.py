@@ -32,7 +32,7 @@ from ._products import (_LINEAR, ONEDNN_MIN as _ONEDNN_MIN, _autocast, _hooked, 
                         _plain_autograd, _rows_times_rows)
 from .aggregation import AGGREGATIONS, aggregate, pool_bins, pool_regions
 from .distribution import distribute
-from .refine import Refine
+from .refine import MODES as REFINE_MODES, Refine
 from .regions import RegionLayout, cell_mask, grid_size, pad_to_scale, split_regions
 from .relations import RELATION_CLASSES
 from .trace import UnitTrace
@@ -315,7 +315,9 @@ class ReGr(nn.Module):
         refine_context: 1 (:math:`\eta` reads one region, default) or 3 (its 3x3 neighbours).
         refine_mode: ``"add"`` — the moved grid is added to the aggregated one (default:
             the form that learns, chosen over seeds in the refine chapter) — or ``"replace"``
-            (Eq. 4 as printed; trained as printed it stops the unit from learning).
+            (Eq. 4 as printed; trained as printed it stops the unit from learning) — or
+            ``"blend"`` (``(1 - m) G + m B(G, δ)``: :math:`m` weighs the moved region against
+            the unmoved one, so a fresh unit's refine is the identity).
         refine_max_offset: bound of the offsets, in ``(0, 1]`` (default 1, Eq. 3 as written).
         refine_mask_init: :math:`m` of a fresh refine, in ``(0, 1)`` (default 0.5).
         refine_lr_scale: factor on :math:`\eta`'s learning rate, applied by
@@ -361,7 +363,7 @@ class ReGr(nn.Module):
         check_positive_int("nu_channels", c_nu)
         # the unit's own option names in the messages, before the parts check theirs
         check_choice("refine_context", refine_context, (1, 3))
-        check_choice("refine_mode", refine_mode, ("replace", "add"))
+        check_choice("refine_mode", refine_mode, REFINE_MODES)
         check_choice("relation_norm", relation_norm, ("softmax", "dot"))
         check_choice("attention_mode", attention_mode, ("sequential", "letter"))
         check_choice("gcn_orientation", gcn_orientation, ("row", "column"))

@@ -102,7 +102,8 @@ def test_unit_gradcheck_in_training_mode():
 
 
 @pytest.mark.parametrize("context,mode,detach", [(1, "replace", False), (3, "add", False),
-                                                 (1, "replace", True)])
+                                                 (1, "replace", True), (1, "blend", False),
+                                                 (3, "blend", False)])
 def test_refine_on_cells_equals_refine_on_the_grid(context, mode, detach):
     layer = Refine(6, context, mode, detach_input=detach).double()
     with torch.no_grad():

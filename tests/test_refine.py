@@ -54,7 +54,7 @@ def test_shift_gradcheck():
 
 
 @pytest.mark.parametrize("context", [1, 3])
-@pytest.mark.parametrize("mode", ["replace", "add"])
+@pytest.mark.parametrize("mode", ["replace", "add", "blend"])
 def test_refine_matches_reference(context, mode, device):
     M = 5
     layer = Refine(M, context, mode).double().to(device)
@@ -73,6 +73,21 @@ def test_fresh_refine_samples_in_place_at_half_amplitude():
     assert dx.abs().max() == 0 and dy.abs().max() == 0
     torch.testing.assert_close(m, torch.full_like(m, 0.5))
     torch.testing.assert_close(layer(grid), 0.5 * grid)
+
+
+def test_fresh_blend_is_the_identity_and_learns_its_offsets_first():
+    """``(1 - m) G + m B(G, 0) = G``: a fresh blending refine changes nothing, whatever m, and
+    at that start only the offsets get a gradient (m's is ``B(G, 0) - G = 0``)."""
+    torch.manual_seed(0)
+    layer = Refine(4, mode="blend").double()
+    grid = torch.randn(2, 4, 3, 5, dtype=torch.float64)
+    torch.testing.assert_close(layer(grid), grid, rtol=0, atol=1e-15)
+    cells = grid.flatten(2).transpose(1, 2)
+    torch.testing.assert_close(layer.forward_cells(cells, 3, 5), cells, rtol=0, atol=1e-15)
+    layer(grid).pow(2).mul(torch.randn_like(grid)).sum().backward()
+    g = layer.eta.weight.grad.reshape(3, -1)
+    assert g[:2].abs().sum() > 0                                # the offsets learn
+    assert g[2].abs().max() < 1e-12                             # m has nothing to weigh yet
 
 
 def test_refine_gradcheck_with_offsets_away_from_zero():
@@ -99,7 +114,7 @@ def test_shift_bad_input():
         rg.bilinear_shift(grid, z.long(), z, z)
     with pytest.raises(ValueError, match=r"context must be one of \[1, 3\], got 2"):
         Refine(4, context=2)
-    with pytest.raises(ValueError, match=r"mode must be one of \['replace', 'add'\], got 'sum'"):
+    with pytest.raises(ValueError, match=r"mode must be one of \['replace', 'add', 'blend'\], got 'sum'"):
         Refine(4, mode="sum")
 
 
@@ -178,7 +193,7 @@ def test_detached_input_stops_the_gradient_through_eta_only():
 
 
 @pytest.mark.parametrize("context", [1, 3])
-@pytest.mark.parametrize("mode", ["replace", "add"])
+@pytest.mark.parametrize("mode", ["replace", "add", "blend"])
 def test_normalized_input_matches_the_reference_in_both_layouts(context, mode):
     torch.manual_seed(0)
     layer = Refine(5, context, mode, normalize_input=True).double()

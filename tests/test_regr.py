@@ -12,6 +12,7 @@ CASES = [  # (relation, shape, extra options)
     ("bilinear", (2, 8, 6, 8), {}),                                      # divisible by (2,2) only
     ("bilinear", (2, 8, 2, 7, 9), {"relation_norm": "dot", "refine_mode": "add"}),
     ("bilinear", (1, 8, 8, 8), {"refine": False, "nu_softmax": False}),
+    ("bilinear", (2, 8, 2, 7, 9), {"refine_mode": "blend"}),
     ("gcn", (2, 8, 2, 7, 9), {}),
     ("gcn", (2, 8, 6, 8), {"gcn_scale": False, "refine_context": 3}),
     ("attention", (2, 8, 2, 7, 9), {}),

@@ -36,7 +36,8 @@ def refine(grid: torch.Tensor, eta_weight: torch.Tensor, eta_bias: torch.Tensor,
     r"""Eq. 3 then Eq. 4. :math:`\eta` is a ``k x k`` conv ``M -> 3`` (``k`` = 1 or 3, zero
     padding): ``(dx, dy, m) = (max_offset tanh, max_offset tanh, sigmoid)`` of its three outputs
     at each region (``max_offset = 1``: Eq. 3 as written). ``normalize``: :math:`\eta` reads each
-    region vector divided by its L2 norm (at least ``1e-6``)."""
+    region vector divided by its L2 norm (at least ``1e-6``). ``mode``: ``"replace"`` (Eq. 4
+    as printed), ``"add"`` (``G`` plus Eq. 4) or ``"blend"`` (``(1 - m) G`` plus Eq. 4)."""
     B, M, Hg, Wg = grid.shape
     k = eta_weight.shape[-1]
     dx = torch.zeros(B, 1, Hg, Wg, dtype=grid.dtype, device=grid.device)
@@ -57,4 +58,8 @@ def refine(grid: torch.Tensor, eta_weight: torch.Tensor, eta_bias: torch.Tensor,
                 dy[b, 0, y, x] = max_offset * torch.tanh(o[1])
                 m[b, 0, y, x] = torch.sigmoid(o[2])
     moved = bilinear_shift(grid, dx, dy, m)
-    return moved if mode == "replace" else grid + moved
+    if mode == "replace":
+        return moved
+    if mode == "add":
+        return grid + moved
+    return (1 - m) * grid + moved                       # blend: m weighs the moved region
