@@ -101,7 +101,9 @@ def _weight_times(weight: torch.Tensor, x: torch.Tensor, bias: torch.Tensor | No
     if not _onednn(x) or (max(K, O) < _ONEDNN_MIN and not (wide and B <= _LOOP_MAX)) or (
             K < O and B > _LOOP_MAX):
         w = weight.unsqueeze(0).expand(B, O, K)                         # (B, O, K)
-        out = torch.bmm(w, x) if add is None else torch.baddbmm(add, w, x)
+        # baddbmm runs about 4x slower on an expanded (stride-0) batch than on a dense one,
+        # bmm does not; the dense copy is B*O*K numbers and gives the same bits
+        out = torch.bmm(w, x) if add is None else torch.baddbmm(add, w.contiguous(), x)
         return out if bias is None else out + bias.reshape(1, O, 1)
     if B > _LOOP_MAX:
         out = _mkldnn_1x1(x.contiguous(), weight.contiguous(), bias)    # (B, O, L)
@@ -465,12 +467,19 @@ class ReGr(nn.Module):
         """Eq. 1–2 for one scale: ``A`` as ``(B, T, Gh, Gw, c_mu, c_nu)``; ``mu_nu`` is
         ``(B, c_mu+c_nu, T, H, W)`` (from :meth:`project`), split into regions in one pass."""
         H, W = mu_nu.shape[-2:]
-        r = split_regions(pad_to_scale(mu_nu, scale), scale)     # (B, T, Gh, Gw, c_mu+c_nu, P)
+        padded = (H % scale[0]) or (W % scale[1])
+        mask = cell_mask(H, W, scale, device=mu_nu.device) if padded else None  # (Gh, Gw, P)
+        grid = pad_to_scale(mu_nu, scale)                        # zeros bottom and right
+        if padded and self.nu_softmax and self.aggregation == "bilinear":
+            # the padded cells of nu at -inf: the softmax gives them weight 0, the same numbers
+            # as masking each region's cells, without a mask broadcast over every region
+            grid[:, self.mu_channels:, :, H:] = float("-inf")
+            grid[:, self.mu_channels:, :, :, W:] = float("-inf")
+            mask = None
+        r = split_regions(grid, scale)                           # (B, T, Gh, Gw, c_mu+c_nu, P)
         # views; split (not two slices) so that the backward writes one gradient, not two
         # zero-filled full-size ones that are then added
         mu_r, nu_r = r.split([self.mu_channels, self.nu_channels], dim=-2)
-        padded = (H % scale[0]) or (W % scale[1])
-        mask = cell_mask(H, W, scale, device=mu_nu.device) if padded else None  # (Gh, Gw, P)
         if self.aggregation != "bilinear":                       # the aggregation study
             return pool_regions(mu_r, scale, pool_bins(self.nu_channels), self.aggregation,
                                 mask)                            # (B, T, Gh, Gw, c_mu, c_nu)
