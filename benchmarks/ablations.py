@@ -48,6 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from regr_edu import experiments                                # noqa: E402
+from regr_edu.device import numerics_fingerprint             # noqa: E402
 from regr_edu.training.checkpoint import write_text_atomic      # noqa: E402
 from regr_edu.experiments import (SETTINGS, TABLES, TRAIN, WIDTHS,  # noqa: E402
                                   model_cost, train_setting, verdicts)
@@ -236,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": f"cpu ({platform.processor() or platform.machine()}), {args.jobs} processes "
                   f"x 1 thread, {os.cpu_count()} cores, shared",
         "torch": torch.__version__, "python": platform.python_version(),
+        "numerics": numerics_fingerprint(),      # what the chapter's replay compares
         "settings": settings, "tables": TABLES,
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
     }

@@ -262,8 +262,10 @@ def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
     history = [json.loads(line) for line in
                (pathlib.Path(cfg.output_dir) / "metrics.jsonl").read_text().splitlines()]
     keep = ("epoch", "train_loss", "train_acc1", "test_loss", "test_acc1")
+    from regr_edu.device import numerics_fingerprint
     return {"arm": arm, "task": task, "opt": opt, "seed": seed,
             "final_test_acc1": summary["final"]["test_acc1"],
+            "numerics": numerics_fingerprint(),    # what a replay of this run compares
             "wall_seconds": time.perf_counter() - started,
             "history": [{k: r[k] for k in keep if k in r} for r in history],
             "monitor": monitor.rows,

@@ -38,6 +38,7 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from regr_edu.device import numerics_fingerprint             # noqa: E402
 from regr_edu.training.checkpoint import write_text_atomic      # noqa: E402  the one writer
 RESULTS = ROOT / "benchmarks" / "results" / "synthetic.json"
 RUNS = ROOT / "runs" / "benchmarks" / "synthetic"
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine(),
                     "load_average_at_start": os.getloadavg()[0], "jobs": args.jobs},
-        "torch": torch.__version__, "seeds": args.seeds, "settings": SETTINGS,
+        "torch": torch.__version__, "numerics": numerics_fingerprint(),
+        "seeds": args.seeds, "settings": SETTINGS,
         "arms": {a: {"label": ARMS[a][0], "unit": ARMS[a][1], "unit_kwargs": ARMS[a][2]}
                  for a in args.arms},
         "example_command": "python -m regr_edu.train " + " ".join(

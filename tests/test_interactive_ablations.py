@@ -3,6 +3,7 @@ graders; errors name the parameter, the rule and the value."""
 import json
 
 import pytest
+import torch
 from matplotlib.figure import Figure
 
 from regr_edu import experiments
@@ -123,6 +124,35 @@ def test_first_epoch_rows_compare_bit_for_bit():
     assert "epoch 1 &lt;of&gt; x" in table and table.count("<td>True</td>") == 3
     with pytest.raises(ValueError, match=r"live must be a history row with \['train_loss'"):
         ia.first_epoch_rows(a, {"train_loss": 0.5})
+
+
+def test_replay_verdict_is_strict_on_the_recording_numerics_and_tolerant_elsewhere():
+    here = {"torch": "2.x", "cpu_capability": "AVX2", "cpu": "some CPU", "machine": "x86_64"}
+    other = {**here, "cpu_capability": "AVX512"}
+    a = {"train_loss": 0.6572, "train_acc1": 56.1, "test_acc1": 66.8}
+    same = ia.first_epoch_rows(a, dict(a))
+    assert ia.replay_verdict(same, here, here).startswith("bit for bit")
+    assert ia.replay_verdict(same, None, here).startswith("bit for bit")
+    drift = ia.first_epoch_rows(a, {**a, "train_loss": 0.6457, "test_acc1": 84.0})
+    with pytest.raises(AssertionError, match="the package's numbers changed"):
+        ia.replay_verdict(drift, here, here)                  # same numerics: must be exact
+    for recorded in (other, None):                            # another CPU, or not recorded
+        said = ia.replay_verdict(drift, recorded, here)
+        assert said.startswith("not bit for bit") and "0.0115" in said, said
+    far = ia.first_epoch_rows(a, {**a, "train_loss": 0.6572 + 1.01 * ia.REPLAY_LOSS_TOL})
+    with pytest.raises(AssertionError, match=r"tolerance 0.03"):
+        ia.replay_verdict(far, other, here)
+    nan = ia.first_epoch_rows(a, {**a, "train_loss": float("nan")})
+    with pytest.raises(AssertionError):
+        ia.replay_verdict(nan, None, here)
+
+
+def test_numerics_fingerprint_names_what_fixes_the_bits():
+    from regr_edu.device import numerics_fingerprint
+    f = numerics_fingerprint()
+    assert set(f) == {"torch", "cpu_capability", "cpu", "machine"}
+    assert f["torch"] == torch.__version__ and all(isinstance(v, str) and v for v in f.values())
+    assert f == numerics_fingerprint()
 
 
 def test_replay_first_epoch_reruns_a_recorded_run():

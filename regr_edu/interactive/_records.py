@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 from matplotlib.ticker import MaxNLocator
 
 from .. import experiments
+from ..device import numerics_fingerprint
 from ..experiments import _check_runs, setting_stats
 from ..exercises._runner import GradeResult
 from ..stats import took_off
@@ -31,6 +32,10 @@ from ._display import new_figure
 
 RESULTS = pathlib.Path(__file__).resolve().parents[1].parent / "benchmarks" / "results"
 FIRST_EPOCH_KEYS = ("train_loss", "train_acc1", "test_acc1")
+#: how far a rerun's first-epoch training loss may lie from the record's on a machine whose
+#: numerics differ from the recording one (:func:`replay_verdict`); runs here drifted by
+#: 0.001-0.012 after one epoch, while their test top-1 moved by up to 17 points
+REPLAY_LOSS_TOL = 0.03
 VERDICT_COLOURS = {"confirmed": "#1a7f37", "contradicted": "#cf222e",
                    "undecided at this power": "#9a6700", "missing runs": "#6e7781"}
 FONT = 10
@@ -232,6 +237,38 @@ def first_epoch_rows(recorded: dict[str, Any], live: dict[str, Any]) -> list[dic
                              f"got {row!r}")
     return [{"quantity": k, "recorded": recorded[k], "live": live[k],
              "equal": float(recorded[k]) == float(live[k])} for k in FIRST_EPOCH_KEYS]
+
+
+def replay_verdict(rows: Sequence[dict[str, Any]], recorded_numerics: dict | None = None,
+                   here: dict | None = None) -> str:
+    """Judge a live rerun of a recorded first epoch (:func:`first_epoch_rows`' rows) and say so
+    in a sentence; raise ``AssertionError`` where it fails.
+
+    Bit for bit it passes anywhere. Otherwise it depends on where it runs. On a machine with the
+    record's numerics (``recorded_numerics``, the record's
+    :func:`~regr_edu.device.numerics_fingerprint`), only the package's numbers can have changed,
+    and that fails. On another one (or when the record does not say) floating-point sums may
+    be taken in another order, and training amplifies the difference: the check is then that
+    the first epoch's mean training loss lies within :data:`REPLAY_LOSS_TOL` of the record's.
+    Accuracies after one epoch are shown but not compared, since a run near its take-off turns
+    a rounding difference into many points."""
+    here = numerics_fingerprint() if here is None else here
+    if all(r["equal"] for r in rows):
+        return "bit for bit: the recorded numbers, every digit"
+    if recorded_numerics is not None and dict(recorded_numerics) == dict(here):
+        raise AssertionError(f"the record was written with these numerics ({here}), yet the "
+                             f"rerun differs: the package's numbers changed; rows: {list(rows)}")
+    loss = {r["quantity"]: r for r in rows}["train_loss"]
+    gap = abs(float(loss["live"]) - float(loss["recorded"]))
+    where = ("the record does not say which CPU wrote it" if recorded_numerics is None
+             else f"the record was written with {recorded_numerics}")
+    if not gap <= REPLAY_LOSS_TOL:
+        raise AssertionError(f"the rerun's first-epoch training loss is {loss['live']}, "
+                             f"{gap:.4f} from the record's {loss['recorded']} (tolerance "
+                             f"{REPLAY_LOSS_TOL}; {where}; this machine: {here})")
+    return (f"not bit for bit: {where}, and this machine ({here['cpu_capability']}, torch "
+            f"{here['torch']}) may sum in another order; the first epoch's training loss "
+            f"agrees within {gap:.4f} (tolerance {REPLAY_LOSS_TOL})")
 
 
 def first_epoch_table(rows: Sequence[dict[str, Any]], title: str) -> str:

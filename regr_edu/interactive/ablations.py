@@ -25,9 +25,11 @@ from .. import experiments
 from .._checks import check_choice
 from ..exercises._runner import GradeResult
 from ._display import new_figure
-from ._records import (FIRST_EPOCH_KEYS, FONT, RESULTS, VERDICT_COLOURS, _check_runs,  # noqa: F401
+from ._records import (FIRST_EPOCH_KEYS, FONT, REPLAY_LOSS_TOL, RESULTS,  # noqa: F401
+                       VERDICT_COLOURS, _check_runs,
                        curves_figure, first_epoch_rows, first_epoch_table, grade_plain, label,
-                       load_record, setting_stats, stats_cells, verdict_summary, verdict_table)
+                       load_record, replay_verdict, setting_stats, stats_cells,
+                       verdict_summary, verdict_table)
 
 
 # ------------------------------------------------------------------------------ tables

@@ -23,7 +23,8 @@ from .._checks import check_choice, check_in_range, check_number, check_positive
 from ..reference import g as tent
 from ..refine import Refine, bilinear_shift
 from ._display import figure_png, new_figure, with_static_fallback
-from ._records import study_rows, study_runs  # noqa: F401  (the chapter reads the record here)
+from ._records import (first_epoch_rows, replay_verdict, study_rows,  # noqa: F401
+                       study_runs)          # (the chapter reads the record here)
 
 DELTA_RANGE = (-1.0, 1.0)      # tanh(.) in Eq. 3; the sliders' bounds
 M_RANGE = (0.0, 1.0)           # sigmoid(.) in Eq. 3

@@ -30,8 +30,8 @@ from ..exercises._runner import GradeResult
 from ..stats import took_off
 from ._display import new_figure
 from ._records import (FONT, curves_figure, first_epoch_rows, first_epoch_table,  # noqa: F401
-                       grade_plain, load_record, setting_stats, stats_cells, study_rows,
-                       study_runs, verdict_summary, verdict_table)
+                       grade_plain, load_record, replay_verdict, setting_stats, stats_cells,
+                       study_rows, study_runs, verdict_summary, verdict_table)
 
 # The comparisons this chapter reads on its record, with the protocol's test. The protocol
 # (``regr_edu.experiments.CLAIMS``) decides the paper's claims on the ablations' record; these
