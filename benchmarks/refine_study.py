@@ -135,16 +135,20 @@ ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
     "add_ref": ("additive refine, scales (2,2)+(4,4)", {**_REF, "refine_mode": "add"}, ""),
     "blend_ref": ("blending refine ((1 - m) G + m B(G, delta)), scales (2,2)+(4,4)",
                   {**_REF, "refine_mode": "blend"}, ""),
+    # written during the decision's clip cell, before any of its runs (RESULTS.md, "A blending
+    # refine held until the unit leaves the plateau"): while held it computes what off_ref does
+    "blend_hold_ref": ("blending refine, eta held at zero until the training loss leaves the "
+                       "plateau, scales (2,2)+(4,4)", {**_REF, "refine_mode": "blend"}, ""),
 }
 # arm -> the fraction of ln(classes) (the loss of a guess at chance) that the running mean of the
 # training loss (EMA, decay HOLD_DECAY, starting at ln(classes)) must fall below before eta learns
-HOLD: dict[str, float] = {"add_hold": 0.9}
+HOLD: dict[str, float] = {"add_hold": 0.9, "blend_hold_ref": 0.9}
 HOLD_DECAY = 0.98
 # arm -> starting weight of every ReGr unit's last BatchNorm (arms not named here: 0, the paper's)
 BN_INIT: dict[str, float] = {"off_bn1": 1.0, "add_bn1": 1.0}
 # arm -> the arm its decision cells compare it with (arms not named here: "off")
 BASELINE: dict[str, str] = {"add_bn1": "off_bn1", "add_ref": "off_ref",
-                            "blend_ref": "off_ref"}
+                            "blend_ref": "off_ref", "blend_hold_ref": "off_ref"}
 DIAGNOSIS_ARMS = ["off", "paper", "frozen", "mask_only", "offsets_only", "detach", "lr01", "add",
                   "mask09", "bound025"]
 STUDIES = {
