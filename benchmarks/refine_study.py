@@ -144,6 +144,12 @@ ARMS: dict[str, tuple[str, dict[str, Any], str]] = {
 # training loss (EMA, decay HOLD_DECAY, starting at ln(classes)) must fall below before eta learns
 HOLD: dict[str, float] = {"add_hold": 0.9, "blend_hold_ref": 0.9}
 HOLD_DECAY = 0.98
+# arm -> the arm whose weights it starts from (every weight they share; refine's eta is zero
+# anyway). Building refine draws random numbers (its conv's default initialisation, then
+# zeroed), so without this the relation and the lift of a unit with refine start from other
+# draws than the same unit without it; with it, a held blending refine computes what that arm
+# computes until eta is released (RESULTS.md, "A blending refine held until ...")
+SAME_START: dict[str, str] = {"blend_hold_ref": "off_ref"}
 # arm -> starting weight of every ReGr unit's last BatchNorm (arms not named here: 0, the paper's)
 BN_INIT: dict[str, float] = {"off_bn1": 1.0, "add_bn1": 1.0}
 # arm -> the arm its decision cells compare it with (arms not named here: "off")
@@ -221,6 +227,22 @@ class HoldEta:
             self.released_at = payload["step"]
 
 
+def start_from(model, other: str, build, before, cfg, *args, **kwargs) -> None:
+    """Give ``model`` the starting weights of arm ``other`` built from the same random state
+    ``before`` (where they share a name), and leave the global random state as that build
+    leaves it, so that what follows draws what ``other``'s run draws."""
+    import dataclasses
+
+    import torch
+    torch.set_rng_state(before)
+    twin = build(dataclasses.replace(cfg, unit_kwargs=dict(ARMS[other][1])), *args, **kwargs)
+    theirs = twin.state_dict()
+    with torch.no_grad():
+        for name, value in model.state_dict().items():
+            if name in theirs:
+                value.copy_(theirs[name])
+
+
 def set_bn_init(model, weight: float) -> None:
     """Start the last BatchNorm of every ReGr unit at ``weight`` (its bias stays 0)."""
     import torch
@@ -237,15 +259,19 @@ def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
     import torch
     from regr_edu.training import RefineMonitor, make_config, run as run_training
     run_module = importlib.import_module("regr_edu.training.run")   # the module, not the function
+    original_build = run_module.build_model
     torch.set_num_threads(1)
     cfg = make_config(config_for(arm, task, opt, seed))
     frozen, bn_init = ARMS[arm][2], BN_INIT.get(arm)
     held: list[HoldEta] = []
-    if frozen or bn_init is not None or arm in HOLD:
+    if frozen or bn_init is not None or arm in HOLD or arm in SAME_START:
         build = run_module.build_model
 
         def build_changed(*args, **kwargs):
+            before = torch.get_rng_state()
             model = build(*args, **kwargs)       # built from the seed: the same draws as "off"
+            if arm in SAME_START:
+                start_from(model, SAME_START[arm], build, before, *args, **kwargs)
             if frozen:
                 freeze_eta(model, frozen)
             if bn_init is not None:
@@ -262,7 +288,10 @@ def train(arm: str, task: str, opt: str, seed: int) -> dict[str, Any]:
         for hold in held:
             hold(payload)
     started = time.perf_counter()
-    summary = run_training(cfg, callback=callback)
+    try:
+        summary = run_training(cfg, callback=callback)
+    finally:                        # another run in this process builds its model unchanged
+        run_module.build_model = original_build
     history = [json.loads(line) for line in
                (pathlib.Path(cfg.output_dir) / "metrics.jsonl").read_text().splitlines()]
     keep = ("epoch", "train_loss", "train_acc1", "test_loss", "test_acc1")
@@ -284,7 +313,8 @@ def run_one(arm: str, task: str, opt: str, seed: int, fresh: bool = False) -> di
     if record_path.is_file() and not fresh:
         old = json.loads(record_path.read_text())
         if (old.get("config") == wanted and old.get("frozen") == ARMS[arm][2]
-                and old.get("bn_init") == BN_INIT.get(arm) and old.get("hold") == HOLD.get(arm)):
+                and old.get("bn_init") == BN_INIT.get(arm) and old.get("hold") == HOLD.get(arm)
+                and old.get("same_start") == SAME_START.get(arm)):
             return {**old["record"], "reused": True}
     if out.exists():
         import shutil
@@ -301,6 +331,7 @@ def run_one(arm: str, task: str, opt: str, seed: int, fresh: bool = False) -> di
     record = json.loads(done.stdout.strip().splitlines()[-1])
     write_text_atomic(json.dumps({"config": wanted, "frozen": ARMS[arm][2],
                                   "bn_init": BN_INIT.get(arm), "hold": HOLD.get(arm),
+                                  "same_start": SAME_START.get(arm),
                                   "record": record}), record_path)
     return {**record, "reused": False}
 
@@ -430,7 +461,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "tasks": TASKS, "optimizers": OPTS, "common": COMMON,
         "arms": {a: {"label": ARMS[a][0], "unit_kwargs": ARMS[a][1], "frozen": ARMS[a][2],
                      **({"bn_init": BN_INIT[a]} if a in BN_INIT else {}),
-                     **({"hold": HOLD[a], "hold_decay": HOLD_DECAY} if a in HOLD else {})}
+                     **({"hold": HOLD[a], "hold_decay": HOLD_DECAY} if a in HOLD else {}),
+                     **({"same_start": SAME_START[a]} if a in SAME_START else {})}
                  for a in ARMS},
         "took_off_rule": "final test top-1 > chance + 25 points",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},

@@ -78,3 +78,22 @@ def test_hold_eta_keeps_eta_at_zero_until_the_loss_leaves_the_plateau():
     assert any(not torch.equal(p, p0) for p, p0 in zip(eta, start))
     hold({"step": 4, "loss": 5.0})              # the loss rising again does not hold it again
     assert hold.released_at == 3
+
+
+def test_a_held_blending_refine_trains_as_refine_off_bit_for_bit(tmp_path, monkeypatch):
+    """blend_hold_ref starts from off_ref's weights (building refine draws random numbers) and,
+    while eta is held, computes exactly what off_ref computes: the same losses, the same
+    accuracies, the same random state afterwards."""
+    tiny = {"dataset": "synthetic-image", "image_size": 64, "train_samples": 288,
+            "test_samples": 32, "epochs": 1, "batch_size": 32, "chance": 50.0}
+    monkeypatch.setitem(refine_study.TASKS, "tiny", tiny)
+    monkeypatch.setattr(refine_study, "RUNS", tmp_path)
+    runs = {arm: refine_study.train(arm, "tiny", "adam3", 3) for arm in
+            ("off_ref", "blend_hold_ref", "blend_ref")}
+    held, off = runs["blend_hold_ref"], runs["off_ref"]
+    assert held["released_at_step"] is None                    # held for the whole (tiny) run
+    losses = {arm: [r["loss"] for r in run["monitor"]] for arm, run in runs.items()}
+    assert losses["blend_hold_ref"] == losses["off_ref"] and len(losses["off_ref"]) >= 2
+    assert held["history"] == off["history"]
+    assert losses["blend_ref"] != losses["off_ref"]            # its eta moves, and it starts
+    #                                                            from other draws
